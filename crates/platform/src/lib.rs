@@ -1,0 +1,10 @@
+//! What every Roster service shares: [`settings`], [`telemetry`], [`kafka`] clients and
+//! [`shutdown`].
+
+pub mod kafka;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use shutdown::Shutdown;

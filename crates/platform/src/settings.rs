@@ -1,0 +1,184 @@
+//! Layered configuration: `config/default.toml`, then `config/{ROSTER_ENV}.toml` (if present),
+//! then `ROSTER__SECTION__KEY` environment variables. Validated once at start; secrets are
+//! `SecretString`s that never reach a log.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The signing key in `config/default.toml`, fit for a laptop only.
+pub const DEV_SIGNING_KEY: &str = "roster-dev-signing-key-not-for-production";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub environment: String,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub gateway: GatewaySettings,
+    pub auth: AuthSettings,
+    pub projector: ProjectorSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    /// `host:port,…` of the bootstrap brokers.
+    pub brokers: String,
+    pub changes_topic: String,
+    /// Partitions of the change topic when Roster creates it.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// How long the producer keeps trying to deliver an event before the request fails with 503.
+    pub message_timeout_ms: u64,
+    /// Consumer group of the projector.
+    pub projector_group: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewaySettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// The externally visible base URL (`meta.location`, the Tenant URL), without a trailing `/`.
+    /// Empty: derived from the bound address.
+    pub public_url: String,
+    /// How long a write waits for its outcome before answering 503 (the event stays in the log
+    /// and will be applied).
+    pub outcome_timeout_ms: u64,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HMAC-SHA256 key that signs SCIM secret tokens.
+    pub signing_key: SecretString,
+    /// How long a verified token is trusted without looking at Postgres again. Revocations are
+    /// also pushed by NOTIFY, so this bounds revocation delay only if that push is lost.
+    pub token_cache_ttl_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectorSettings {
+    /// Most events applied in one transaction.
+    pub max_batch: usize,
+    /// How long to wait for more events once a batch has its first one.
+    pub batch_linger_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// `pretty` for people, `json` for log pipelines.
+    pub format: String,
+    /// A `tracing_subscriber::EnvFilter` directive; `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("could not load configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Load from `$ROSTER_CONFIG_DIR` (default `./config`) and the environment.
+    pub fn load() -> Result<Settings, SettingsError> {
+        let dir = std::env::var_os("ROSTER_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        Self::load_from(&dir)
+    }
+
+    /// Load from a given configuration directory and the environment.
+    pub fn load_from(dir: &Path) -> Result<Settings, SettingsError> {
+        let environment = std::env::var("ROSTER_ENV").unwrap_or_else(|_| "local".to_string());
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")))
+            .add_source(config::File::from(dir.join(format!("{environment}.toml"))).required(false))
+            .add_source(
+                config::Environment::with_prefix("ROSTER").prefix_separator("__").separator("__"),
+            )
+            .set_override("environment", environment)?
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Check what types cannot: ranges, and no development secret outside development.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_string()));
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size must be at least 1");
+        }
+        if self.kafka.brokers.trim().is_empty() {
+            return invalid("kafka.brokers must name at least one broker");
+        }
+        if self.kafka.partitions < 1 {
+            return invalid("kafka.partitions must be at least 1");
+        }
+        if self.projector.max_batch == 0 {
+            return invalid("projector.max_batch must be at least 1");
+        }
+        if self.gateway.max_body_bytes < 1024 {
+            return invalid("gateway.max_body_bytes must be at least 1024");
+        }
+        let key = self.auth.signing_key.expose_secret();
+        if key.len() < 32 {
+            return invalid("auth.signing_key must be at least 32 bytes");
+        }
+        if self.environment == "production" && key == DEV_SIGNING_KEY {
+            return invalid(
+                "auth.signing_key is the development key; set ROSTER__AUTH__SIGNING_KEY",
+            );
+        }
+        if !matches!(self.telemetry.format.as_str(), "pretty" | "json") {
+            return invalid("telemetry.format must be \"pretty\" or \"json\"");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let settings = Settings::load_from(&config_dir()).unwrap();
+        assert_eq!(settings.kafka.changes_topic, "roster.changes.v1");
+        assert!(settings.database.url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn development_key_is_refused_in_production() {
+        let mut settings = Settings::load_from(&config_dir()).unwrap();
+        settings.environment = "production".into();
+        settings.auth.signing_key = SecretString::from(DEV_SIGNING_KEY);
+        assert!(settings.validate().is_err());
+        settings.auth.signing_key = SecretString::from("x".repeat(40));
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let settings = Settings::load_from(&config_dir()).unwrap();
+        assert!(!format!("{settings:?}").contains(DEV_SIGNING_KEY));
+    }
+}

@@ -1,0 +1,434 @@
+//! The SCIM User resource (RFC 7643 §4.1) and its canonical stored form.
+//!
+//! A request body becomes a [`User`] through [`User::from_request`], which applies Entra's
+//! leniencies (quirks Q2, Q10, Q11, Q12, Q13 of `reference/entra-behaviour.md`): attribute names
+//! in any case, `meta`/`id`/nulls ignored, booleans sent as `"True"`/`"False"`, unknown schema
+//! URIs ignored, extension objects accepted whether or not `schemas` lists them. The result is
+//! the canonical JSON that the change log carries and Postgres stores, without `id` and `meta`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::ScimError;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The kinds of value a known attribute holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    String,
+    Boolean,
+    /// A complex attribute with these sub-attributes.
+    Complex(&'static [(&'static str, Kind)]),
+    /// A multi-valued attribute whose elements are complex with these sub-attributes.
+    MultiComplex(&'static [(&'static str, Kind)]),
+}
+
+const NAME: &[(&str, Kind)] = &[
+    ("formatted", Kind::String),
+    ("familyName", Kind::String),
+    ("givenName", Kind::String),
+    ("middleName", Kind::String),
+    ("honorificPrefix", Kind::String),
+    ("honorificSuffix", Kind::String),
+];
+
+/// Sub-attributes of emails, phoneNumbers, ims, photos, entitlements, roles, x509Certificates.
+const MULTI: &[(&str, Kind)] = &[
+    ("value", Kind::String),
+    ("display", Kind::String),
+    ("type", Kind::String),
+    ("primary", Kind::Boolean),
+];
+
+const ADDRESS: &[(&str, Kind)] = &[
+    ("formatted", Kind::String),
+    ("streetAddress", Kind::String),
+    ("locality", Kind::String),
+    ("region", Kind::String),
+    ("postalCode", Kind::String),
+    ("country", Kind::String),
+    ("type", Kind::String),
+    ("primary", Kind::Boolean),
+];
+
+const GROUP_REF: &[(&str, Kind)] = &[
+    ("value", Kind::String),
+    ("$ref", Kind::String),
+    ("display", Kind::String),
+    ("type", Kind::String),
+];
+
+/// Core User attributes (RFC 7643 §4.1), by canonical name.
+const CORE: &[(&str, Kind)] = &[
+    ("userName", Kind::String),
+    ("externalId", Kind::String),
+    ("name", Kind::Complex(NAME)),
+    ("displayName", Kind::String),
+    ("nickName", Kind::String),
+    ("profileUrl", Kind::String),
+    ("title", Kind::String),
+    ("userType", Kind::String),
+    ("preferredLanguage", Kind::String),
+    ("locale", Kind::String),
+    ("timezone", Kind::String),
+    ("active", Kind::Boolean),
+    ("emails", Kind::MultiComplex(MULTI)),
+    ("phoneNumbers", Kind::MultiComplex(MULTI)),
+    ("ims", Kind::MultiComplex(MULTI)),
+    ("photos", Kind::MultiComplex(MULTI)),
+    ("addresses", Kind::MultiComplex(ADDRESS)),
+    ("groups", Kind::MultiComplex(GROUP_REF)),
+    ("entitlements", Kind::MultiComplex(MULTI)),
+    ("roles", Kind::MultiComplex(MULTI)),
+    ("x509Certificates", Kind::MultiComplex(MULTI)),
+];
+
+/// Attributes ignored in requests: `id` and `meta` are readOnly, `schemas` is recomputed, and
+/// `password` is never stored: Roster provisions identities, it does not authenticate them.
+const IGNORED: &[&str] = &["id", "meta", "schemas", "password"];
+
+/// A validated User in canonical form: known attribute names in their canonical case,
+/// booleans as booleans, no nulls, no `id`/`meta`, `schemas` listing core and every extension
+/// present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User(Map<String, Value>);
+
+/// What a response needs besides the resource itself (RFC 7643 §3.1 `meta`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    /// The resource's URL.
+    pub location: String,
+    /// Incremented on every change; rendered as the weak ETag `W/"<version>"`.
+    pub version: i64,
+}
+
+impl User {
+    /// Validate and normalise the body of a POST or PUT.
+    pub fn from_request(body: Value) -> Result<User, ScimError> {
+        let Value::Object(body) = body else {
+            return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
+        };
+        let mut out = Map::new();
+        let mut extensions = Vec::new();
+        for (key, value) in body {
+            if value.is_null() || IGNORED.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                continue;
+            }
+            if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+                // An extension object (enterprise or custom), listed in `schemas` or not (Q13).
+                let Value::Object(ext) = value else {
+                    return Err(ScimError::invalid_value(format!(
+                        "extension {key} must be a JSON object"
+                    )));
+                };
+                let ext = drop_nulls(ext);
+                if !ext.is_empty() {
+                    extensions.push(key.clone());
+                    out.insert(key, Value::Object(ext));
+                }
+                continue;
+            }
+            match CORE.iter().find(|(name, _)| name.eq_ignore_ascii_case(&key)) {
+                Some((name, kind)) => {
+                    let value = normalise(name, *kind, value)?;
+                    if !is_empty(&value) {
+                        out.insert((*name).to_string(), value);
+                    }
+                }
+                // Unknown core-level attributes are kept as sent: they are returned, never lost.
+                None => {
+                    out.insert(key, value);
+                }
+            }
+        }
+        match out.get("userName") {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            _ => {
+                return Err(ScimError::invalid_value("userName is required and must not be empty"));
+            }
+        }
+        let mut schemas = vec![Value::String(USER_SCHEMA.into())];
+        schemas.extend(extensions.into_iter().map(Value::String));
+        let mut canonical = Map::new();
+        canonical.insert("schemas".into(), Value::Array(schemas));
+        canonical.extend(out);
+        Ok(User(canonical))
+    }
+
+    /// Rebuild a user from its stored canonical form (trusted: written by [`User::from_request`]).
+    pub fn from_stored(value: Value) -> User {
+        match value {
+            Value::Object(map) => User(map),
+            _ => User(Map::new()),
+        }
+    }
+
+    pub fn user_name(&self) -> &str {
+        self.0.get("userName").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        self.0.get("externalId").and_then(Value::as_str)
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        self.0.get("displayName").and_then(Value::as_str)
+    }
+
+    /// `active` defaults to true when absent.
+    pub fn active(&self) -> bool {
+        self.0.get("active").and_then(Value::as_bool).unwrap_or(true)
+    }
+
+    /// The canonical stored form.
+    pub fn as_json(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+
+    pub fn into_json(self) -> Value {
+        Value::Object(self.0)
+    }
+
+    /// The resource as a response shows it: `id` after `schemas`, `meta` last.
+    pub fn to_resource(&self, id: &str, meta: &Meta) -> Value {
+        let mut out = Map::new();
+        for (key, value) in &self.0 {
+            out.insert(key.clone(), value.clone());
+            if key == "schemas" {
+                out.insert("id".into(), Value::String(id.into()));
+            }
+        }
+        out.insert("meta".into(), meta.to_json("User"));
+        Value::Object(out)
+    }
+}
+
+impl Meta {
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+
+    pub fn to_json(&self, resource_type: &str) -> Value {
+        serde_json::json!({
+            "resourceType": resource_type,
+            "created": self.created.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "lastModified": self.last_modified.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "location": self.location,
+            "version": self.etag(),
+        })
+    }
+}
+
+/// Normalise one attribute value against its kind.
+fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
+    match (kind, value) {
+        (_, Value::Null) => Ok(Value::Null),
+        (Kind::String, Value::String(s)) => Ok(Value::String(s)),
+        (Kind::Boolean, value) => boolean(name, value),
+        (Kind::Complex(subs), Value::Object(map)) => complex(name, subs, map),
+        (Kind::MultiComplex(subs), Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::Null => {}
+                    Value::Object(map) => {
+                        let element = complex(name, subs, map)?;
+                        if !is_empty(&element) {
+                            out.push(element);
+                        }
+                    }
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "{name} must be a list of objects"
+                        )));
+                    }
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        (Kind::String, _) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+        (Kind::Complex(_), _) => Err(ScimError::invalid_value(format!("{name} must be an object"))),
+        (Kind::MultiComplex(_), _) => {
+            Err(ScimError::invalid_value(format!("{name} must be a list of objects")))
+        }
+    }
+}
+
+fn complex(
+    name: &str,
+    subs: &[(&'static str, Kind)],
+    map: Map<String, Value>,
+) -> Result<Value, ScimError> {
+    let mut out = Map::new();
+    for (key, value) in map {
+        if value.is_null() {
+            continue;
+        }
+        match subs.iter().find(|(sub, _)| sub.eq_ignore_ascii_case(&key)) {
+            Some((sub, kind)) => {
+                let value = normalise(&format!("{name}.{sub}"), *kind, value)?;
+                out.insert((*sub).to_string(), value);
+            }
+            None => {
+                out.insert(key, value);
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Booleans arrive as JSON booleans or, from Entra, as the strings "True"/"False" (Q2, Q10).
+fn boolean(name: &str, value: Value) -> Result<Value, ScimError> {
+    match value {
+        Value::Bool(b) => Ok(Value::Bool(b)),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        _ => Err(ScimError::invalid_value(format!("{name} must be a boolean"))),
+    }
+}
+
+fn drop_nulls(map: Map<String, Value>) -> Map<String, Value> {
+    map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    /// The create request of `reference/entra-requests.md` §2.1, verbatim.
+    fn entra_create() -> Value {
+        json!({
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+            "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
+            "active": true,
+            "emails": [{
+                "primary": true,
+                "type": "work",
+                "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"
+            }],
+            "meta": { "resourceType": "User" },
+            "name": {
+                "formatted": "givenName familyName",
+                "familyName": "familyName",
+                "givenName": "givenName"
+            },
+            "roles": []
+        })
+    }
+
+    #[test]
+    fn entra_create_is_accepted_and_cleaned() {
+        let user = User::from_request(entra_create()).unwrap();
+        assert_eq!(user.user_name(), "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee");
+        assert_eq!(user.external_id(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
+        assert!(user.active());
+        let json = user.as_json();
+        assert!(json.get("meta").is_none(), "client meta is ignored");
+        assert!(json.get("roles").is_none(), "an empty list is absent");
+        // No enterprise attributes were sent, so the extension is not claimed.
+        assert_eq!(json["schemas"], json!([USER_SCHEMA]));
+    }
+
+    #[test]
+    fn names_in_any_case_become_canonical() {
+        let user = User::from_request(json!({
+            "USERNAME": "a@b.c",
+            "Name": {"GIVENNAME": "Ada"},
+            "Emails": [{"VALUE": "a@b.c", "Primary": "True"}],
+        }))
+        .unwrap();
+        let json = user.as_json();
+        assert_eq!(json["userName"], "a@b.c");
+        assert_eq!(json["name"]["givenName"], "Ada");
+        assert_eq!(json["emails"][0]["value"], "a@b.c");
+        assert_eq!(json["emails"][0]["primary"], true);
+    }
+
+    #[test]
+    fn string_booleans_are_coerced() {
+        let user = User::from_request(json!({"userName": "u", "active": "False"})).unwrap();
+        assert!(!user.active());
+        let user = User::from_request(json!({"userName": "u", "active": "TRUE"})).unwrap();
+        assert!(user.active());
+        let err = User::from_request(json!({"userName": "u", "active": "yes"})).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn user_name_is_required() {
+        for body in
+            [json!({}), json!({"userName": ""}), json!({"userName": 5}), json!({"userName": null})]
+        {
+            let err = User::from_request(body).unwrap_err();
+            assert_eq!(err.status, 400);
+        }
+        let err = User::from_request(json!([1])).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn extensions_are_kept_and_listed_even_when_schemas_omits_them() {
+        let user = User::from_request(json!({
+            "schemas": [USER_SCHEMA],
+            "userName": "u",
+            ENTERPRISE_USER_SCHEMA: {"department": "Sales", "manager": null},
+            "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User": {"tag": "x"},
+        }))
+        .unwrap();
+        let json = user.as_json();
+        assert_eq!(json[ENTERPRISE_USER_SCHEMA], json!({"department": "Sales"}));
+        assert_eq!(json["schemas"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_values() {
+        for body in [
+            json!({"userName": "u", "emails": "a@b.c"}),
+            json!({"userName": "u", "name": "Ada"}),
+            json!({"userName": "u", "displayName": 3}),
+            json!({"userName": "u", "emails": [1]}),
+            json!({"userName": "u", "urn:x:y": 1}),
+        ] {
+            let err = User::from_request(body.clone()).unwrap_err();
+            assert_eq!(err.status, 400, "{body}");
+        }
+    }
+
+    #[test]
+    fn resource_has_id_meta_and_never_password() {
+        let user = User::from_request(json!({"userName": "u", "password": "secret"})).unwrap();
+        assert!(user.as_json().get("password").is_none(), "a password is never stored");
+        let t = DateTime::parse_from_rfc3339("2026-11-25T10:00:00.123456Z").unwrap().to_utc();
+        let meta =
+            Meta { created: t, last_modified: t, location: "http://x/Users/1".into(), version: 3 };
+        let resource = user.to_resource("1", &meta);
+        assert_eq!(resource["id"], "1");
+        assert!(resource.get("password").is_none());
+        assert_eq!(resource["meta"]["created"], "2026-11-25T10:00:00.123Z");
+        assert_eq!(resource["meta"]["version"], "W/\"3\"");
+        assert_eq!(resource["meta"]["resourceType"], "User");
+        let keys: Vec<&String> = resource.as_object().unwrap().keys().collect();
+        assert_eq!(keys[0], "schemas");
+        assert_eq!(keys[1], "id");
+    }
+}

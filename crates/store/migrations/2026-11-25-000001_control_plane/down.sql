@@ -1,0 +1,3 @@
+DROP TABLE scim_tokens;
+DROP TABLE directories;
+DROP TABLE tenants;

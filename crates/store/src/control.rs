@@ -1,0 +1,120 @@
+//! The control plane: tenants, directories and SCIM secret tokens.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{directories, scim_tokens, tenants};
+use crate::sql::lower;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = directories)]
+pub struct Directory {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub deprovision_policy: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = scim_tokens)]
+pub struct ScimToken {
+    pub id: Uuid,
+    pub directory_id: Uuid,
+    pub token_sha256: Vec<u8>,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Find a tenant by name (case-insensitive).
+pub fn find_tenant_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Tenant>> {
+    tenants::table
+        .filter(lower(tenants::name).eq(lower(name)))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Create a tenant, or return the one that already has this name.
+pub fn ensure_tenant(conn: &mut PgConnection, name: &str) -> QueryResult<Tenant> {
+    if let Some(t) = find_tenant_by_name(conn, name)? {
+        return Ok(t);
+    }
+    let tenant = Tenant { id: Uuid::new_v4(), name: name.to_string(), created_at: Utc::now() };
+    diesel::insert_into(tenants::table).values(&tenant).execute(conn)?;
+    Ok(tenant)
+}
+
+pub fn find_directory(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Directory>> {
+    directories::table.find(id).select(Directory::as_select()).first(conn).optional()
+}
+
+/// Find a tenant's directory by name (case-insensitive).
+pub fn find_directory_by_name(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    name: &str,
+) -> QueryResult<Option<Directory>> {
+    directories::table
+        .filter(directories::tenant_id.eq(tenant_id))
+        .filter(lower(directories::name).eq(lower(name)))
+        .select(Directory::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Create a directory for a tenant, or return the one that already has this name.
+pub fn ensure_directory(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    name: &str,
+) -> QueryResult<Directory> {
+    if let Some(d) = find_directory_by_name(conn, tenant_id, name)? {
+        return Ok(d);
+    }
+    let directory = Directory {
+        id: Uuid::new_v4(),
+        tenant_id,
+        name: name.to_string(),
+        deprovision_policy: "tombstone".to_string(),
+        created_at: Utc::now(),
+    };
+    diesel::insert_into(directories::table).values(&directory).execute(conn)?;
+    Ok(directory)
+}
+
+/// Record a newly issued token (its id and the SHA-256 of the whole token).
+pub fn insert_token(conn: &mut PgConnection, token: &ScimToken) -> QueryResult<()> {
+    diesel::insert_into(scim_tokens::table).values(token).execute(conn).map(drop)
+}
+
+pub fn find_token(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ScimToken>> {
+    scim_tokens::table.find(id).select(ScimToken::as_select()).first(conn).optional()
+}
+
+/// Revoke a token. Returns false if no such token exists. Tells every gateway through
+/// `NOTIFY` so that revocation takes effect at once rather than when a cache expires.
+pub fn revoke_token(conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
+    let updated = diesel::update(scim_tokens::table.find(id))
+        .filter(scim_tokens::revoked_at.is_null())
+        .set(scim_tokens::revoked_at.eq(Utc::now()))
+        .execute(conn)?;
+    let exists = updated > 0 || find_token(conn, id)?.is_some();
+    if exists {
+        diesel::sql_query(format!("NOTIFY {TOKENS_REVOKED_CHANNEL}, '{id}'")).execute(conn)?;
+    }
+    Ok(exists)
+}
+
+/// The `NOTIFY` channel that carries revoked token ids.
+pub const TOKENS_REVOKED_CHANNEL: &str = "roster_tokens_revoked";

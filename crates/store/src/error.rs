@@ -1,0 +1,29 @@
+use thiserror::Error;
+
+/// Everything that can go wrong talking to Postgres.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no database connection available")]
+    Pool(#[from] r2d2::Error),
+    #[error("database query failed")]
+    Query(#[from] diesel::result::Error),
+    #[error("could not connect to the database")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("database task was cancelled or panicked")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    /// True when the error says a unique index rejected the write.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}

@@ -1,0 +1,19 @@
+//! Roster's Postgres: the generated diesel [`schema`], embedded migrations, row types and
+//! repositories, the r2d2 pool, and [`run`], the one way async code does database work.
+
+pub mod control;
+pub mod database;
+pub mod error;
+pub mod migrations;
+pub mod offsets;
+pub mod outcomes;
+pub mod pool;
+#[rustfmt::skip]
+pub mod schema;
+pub mod sql;
+pub mod users;
+
+pub use error::StoreError;
+pub use pool::{PgPool, connect, run, run_read};
+
+pub use diesel::PgConnection;

@@ -1,0 +1,63 @@
+//! Event outcomes: what the projector decided for each change event, read by the gateway to
+//! answer the request that produced the event.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use uuid::Uuid;
+
+use crate::schema::event_outcomes;
+
+/// The `NOTIFY` channel on which the projector announces committed outcomes. The payload is a
+/// comma-separated list of event ids.
+pub const OUTCOMES_CHANNEL: &str = "roster_outcomes";
+
+/// Postgres limits a NOTIFY payload to 8000 bytes; ids are 36 bytes and a comma.
+pub const IDS_PER_NOTIFY: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = event_outcomes)]
+pub struct OutcomeRow {
+    pub event_id: Uuid,
+    pub directory_id: Uuid,
+    pub kafka_partition: i32,
+    pub kafka_offset: i64,
+    /// The HTTP status the request is answered with.
+    pub status: i16,
+    pub resource_id: Option<Uuid>,
+    /// The response body: the resource for a 2xx, the SCIM error for a 4xx, none for a 204.
+    pub body: Option<serde_json::Value>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// Record outcomes. An event seen twice (a redelivery) keeps its first outcome.
+pub fn insert_all(conn: &mut PgConnection, rows: &[OutcomeRow]) -> QueryResult<()> {
+    // Postgres allows 65535 bind parameters; 8 per row.
+    for chunk in rows.chunks(4096) {
+        diesel::insert_into(event_outcomes::table)
+            .values(chunk)
+            .on_conflict(event_outcomes::event_id)
+            .do_nothing()
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<OutcomeRow>> {
+    event_outcomes::table
+        .filter(event_outcomes::event_id.eq_any(ids))
+        .select(OutcomeRow::as_select())
+        .load(conn)
+}
+
+/// `NOTIFY` the given event ids (through `pg_notify`, which takes bind parameters); delivered to listeners when the surrounding transaction commits.
+pub fn notify(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    for chunk in ids.chunks(IDS_PER_NOTIFY) {
+        let payload = chunk.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",");
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(OUTCOMES_CHANNEL)
+            .bind::<Text, _>(payload)
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    consumer_offsets (consumer_group, topic, kafka_partition) {
+        consumer_group -> Text,
+        topic -> Text,
+        kafka_partition -> Int4,
+        next_offset -> Int8,
+        last_event_id -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    directories (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        deprovision_policy -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    event_outcomes (event_id) {
+        event_id -> Uuid,
+        directory_id -> Uuid,
+        kafka_partition -> Int4,
+        kafka_offset -> Int8,
+        status -> Int2,
+        resource_id -> Nullable<Uuid>,
+        body -> Nullable<Jsonb>,
+        applied_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Uuid,
+        directory_id -> Uuid,
+        token_sha256 -> Bytea,
+        description -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (directory_id, id) {
+        directory_id -> Uuid,
+        id -> Uuid,
+        user_name -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Bool,
+        resource -> Jsonb,
+        version -> Int8,
+        created_at -> Timestamptz,
+        last_modified -> Timestamptz,
+    }
+}
+
+diesel::joinable!(directories -> tenants (tenant_id));
+diesel::joinable!(scim_tokens -> directories (directory_id));
+diesel::joinable!(users -> directories (directory_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    consumer_offsets,
+    directories,
+    event_outcomes,
+    scim_tokens,
+    tenants,
+    users,
+);

@@ -1,0 +1,70 @@
+//! The users projection: written by the projector, read by the gateway.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::users;
+use crate::sql::lower;
+
+/// One row of `users`: indexed columns for what filters and uniqueness need, and the canonical
+/// SCIM resource (without `id` and `meta`) as jsonb.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub directory_id: Uuid,
+    pub id: Uuid,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub resource: serde_json::Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+}
+
+pub fn find(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table.find((directory_id, id)).select(UserRow::as_select()).first(conn).optional()
+}
+
+/// The user holding `user_name` in the directory, compared case-insensitively.
+pub fn find_by_user_name(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    user_name: &str,
+) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::directory_id.eq(directory_id))
+        .filter(lower(users::user_name).eq(lower(user_name)))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether another user than `except` holds `user_name` (case-insensitive) in the directory.
+pub fn user_name_taken(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    user_name: &str,
+    except: Option<Uuid>,
+) -> QueryResult<bool> {
+    let mut query = users::table
+        .filter(users::directory_id.eq(directory_id))
+        .filter(lower(users::user_name).eq(lower(user_name)))
+        .select(users::id)
+        .into_boxed();
+    if let Some(id) = except {
+        query = query.filter(users::id.ne(id));
+    }
+    diesel::select(diesel::dsl::exists(query)).get_result(conn)
+}
+
+pub fn insert(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(users::table).values(row).execute(conn).map(drop)
+}
+
+/// Number of users in a directory.
+pub fn count(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<i64> {
+    users::table.filter(users::directory_id.eq(directory_id)).count().get_result(conn)
+}
