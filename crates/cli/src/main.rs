@@ -1,1 +1,241 @@
-fn main() {}
+//! `roster`, the operator CLI.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use roster_platform::{Settings, tokens};
+use roster_store::control;
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "Operate Roster: migrations, tenants, directories, tokens")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations (under an advisory lock).
+    Migrate {
+        /// Create the database first if it does not exist.
+        #[arg(long)]
+        create_database: bool,
+        /// Revert every migration instead (drops all of Roster's tables).
+        #[arg(long)]
+        revert_all: bool,
+    },
+    /// Tenants: the customers.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Directories: one SCIM endpoint (Tenant URL) each.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+    /// SCIM secret tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Local development helpers.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (or show the one with this name); prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Create a directory for a tenant (or show the one with this name); prints its id.
+    Create {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a secret token for a directory. Prints the Tenant URL and the token, once.
+    Issue {
+        #[arg(long)]
+        directory: Uuid,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Revoke a token by id; gateways stop accepting it within a second.
+    Revoke {
+        #[arg(long)]
+        token_id: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Make sure a demo tenant, directory and token exist; print the Tenant URL and Secret Token.
+    /// The token is kept in `state_file` and reused while it is still valid.
+    Bootstrap {
+        #[arg(long)]
+        state_file: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load().context("loading settings (config/ and ROSTER__* variables)")?;
+    let url = settings.database.url.clone();
+    match cli.command {
+        Command::Migrate { create_database, revert_all } => {
+            if create_database && roster_store::database::create_if_missing(&url)? {
+                eprintln!("created database");
+            }
+            let mut conn = connect(&url)?;
+            let versions = if revert_all {
+                roster_store::migrations::revert_all(&mut conn)?
+            } else {
+                roster_store::migrations::run_pending(&mut conn)?
+            };
+            let verb = if revert_all { "reverted" } else { "applied" };
+            if versions.is_empty() {
+                eprintln!("migrations: nothing to do");
+            }
+            for version in versions {
+                eprintln!("migration {version} {verb}");
+            }
+        }
+        Command::Tenant { command: TenantCommand::Create { name } } => {
+            let tenant = control::ensure_tenant(&mut connect(&url)?, &name)?;
+            say(&tenant.id.to_string());
+        }
+        Command::Directory { command: DirectoryCommand::Create { tenant, name } } => {
+            let mut conn = connect(&url)?;
+            let tenant_id = match Uuid::parse_str(&tenant) {
+                Ok(id) => id,
+                Err(_) => control::find_tenant_by_name(&mut conn, &tenant)?
+                    .with_context(|| format!("no tenant named {tenant:?}"))?
+                    .id,
+            };
+            let directory = control::ensure_directory(&mut conn, tenant_id, &name)?;
+            say(&directory.id.to_string());
+        }
+        Command::Token { command: TokenCommand::Issue { directory, description } } => {
+            let mut conn = connect(&url)?;
+            let token = issue_token(&settings, &mut conn, directory, &description)?;
+            print_connection(&settings, directory, &token);
+        }
+        Command::Token { command: TokenCommand::Revoke { token_id } } => {
+            if !control::revoke_token(&mut connect(&url)?, token_id)? {
+                bail!("no token {token_id}");
+            }
+            eprintln!("token {token_id} revoked");
+        }
+        Command::Dev { command: DevCommand::Bootstrap { state_file } } => {
+            let mut conn = connect(&url)?;
+            let tenant = control::ensure_tenant(&mut conn, "Demo Tenant")?;
+            let directory = control::ensure_directory(&mut conn, tenant.id, "Demo Directory")?;
+            let reusable = std::fs::read_to_string(&state_file)
+                .ok()
+                .map(|t| SecretString::from(t.trim().to_string()))
+                .filter(|t| token_is_active(&settings, &mut conn, directory.id, t));
+            let token = match reusable {
+                Some(token) => token,
+                None => {
+                    let token = issue_token(&settings, &mut conn, directory.id, "make run")?;
+                    if let Some(parent) = state_file.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&state_file, token.expose_secret())?;
+                    token
+                }
+            };
+            print_connection(&settings, directory.id, &token);
+        }
+    }
+    Ok(())
+}
+
+fn connect(url: &str) -> anyhow::Result<roster_store::PgConnection> {
+    use diesel::Connection;
+    roster_store::PgConnection::establish(url)
+        .with_context(|| "could not connect to Postgres (is it running? see `make help`)")
+}
+
+fn issue_token(
+    settings: &Settings,
+    conn: &mut roster_store::PgConnection,
+    directory_id: Uuid,
+    description: &str,
+) -> anyhow::Result<SecretString> {
+    if control::find_directory(conn, directory_id)?.is_none() {
+        bail!("no directory {directory_id}");
+    }
+    let token_id = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    let token = tokens::issue(&settings.auth.signing_key, directory_id, token_id, now.timestamp(), None)?;
+    control::insert_token(
+        conn,
+        &control::ScimToken {
+            id: token_id,
+            directory_id,
+            token_sha256: tokens::fingerprint(token.expose_secret()),
+            description: description.to_string(),
+            created_at: now,
+            revoked_at: None,
+        },
+    )?;
+    eprintln!("token id: {token_id}");
+    Ok(token)
+}
+
+/// A kept token is reused only if it still verifies with the current key, names this
+/// directory, and is stored and not revoked.
+fn token_is_active(
+    settings: &Settings,
+    conn: &mut roster_store::PgConnection,
+    directory_id: Uuid,
+    token: &SecretString,
+) -> bool {
+    let Ok(verified) = tokens::verify(&settings.auth.signing_key, token.expose_secret()) else {
+        return false;
+    };
+    matches!(
+        control::find_grant(conn, verified.token_id),
+        Ok(Some(grant)) if !grant.revoked
+            && grant.directory_id == directory_id
+            && verified.directory_id == directory_id
+            && grant.token_sha256 == tokens::fingerprint(token.expose_secret())
+    )
+}
+
+/// The two lines an admin pastes into Entra (and a script can read).
+fn print_connection(settings: &Settings, directory_id: Uuid, token: &SecretString) {
+    let base = if settings.gateway.public_url.is_empty() {
+        format!("http://{}:{}", settings.gateway.host, settings.gateway.port)
+    } else {
+        settings.gateway.public_url.trim_end_matches('/').to_string()
+    };
+    say(&format!("Tenant URL: {base}/scim/v2/{directory_id}"));
+    say(&format!("Secret Token: {}", token.expose_secret()));
+}
+
+/// The CLI's output on stdout (messages for people go to stderr).
+#[allow(clippy::print_stdout)]
+fn say(line: &str) {
+    println!("{line}");
+}

@@ -1,1 +1,13 @@
+//! The gateway: Roster's HTTP edge. It authenticates SCIM requests, validates them with
+//! `roster-scim`, publishes them as change events, waits for the projector's outcome and
+//! answers from it. Reads are served straight from Postgres.
 
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod hub;
+pub mod publish;
+pub mod routes;
+pub mod startup;
+
+pub use startup::Application;

@@ -5,6 +5,7 @@ pub mod kafka;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tokens;
 
 pub use settings::Settings;
 pub use shutdown::Shutdown;

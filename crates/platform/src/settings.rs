@@ -56,6 +56,8 @@ pub struct GatewaySettings {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Largest page a list or search returns (advertised as `filter.maxResults`).
+    pub max_page_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +132,9 @@ impl Settings {
         }
         if self.projector.max_batch == 0 {
             return invalid("projector.max_batch must be at least 1");
+        }
+        if self.gateway.max_page_size == 0 {
+            return invalid("gateway.max_page_size must be at least 1");
         }
         if self.gateway.max_body_bytes < 1024 {
             return invalid("gateway.max_body_bytes must be at least 1024");

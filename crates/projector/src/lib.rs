@@ -1,1 +1,11 @@
+//! The projector: the single writer of the Postgres projection. It consumes the change log in
+//! order and applies each batch in one transaction together with the outcome of every event and
+//! the consumer's offsets, then `NOTIFY`s the outcomes to the gateways waiting for them.
 
+pub mod apply;
+pub mod consumer;
+pub mod error;
+pub mod startup;
+
+pub use error::ProjectorError;
+pub use startup::Application;

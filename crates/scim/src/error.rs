@@ -96,6 +96,18 @@ impl ScimError {
         Self::new(401, None, detail)
     }
 
+    /// Rebuild an error from its JSON body (as stored in an outcome); `None` if it is not one.
+    pub fn from_body(body: &Value) -> Option<ScimError> {
+        let status = match body.get("status")? {
+            Value::String(s) => s.parse().ok()?,
+            Value::Number(n) => u16::try_from(n.as_u64()?).ok()?,
+            _ => return None,
+        };
+        let scim_type = body.get("scimType").and_then(Value::as_str).and_then(ScimType::parse);
+        let detail = body.get("detail").and_then(Value::as_str).unwrap_or_default();
+        Some(ScimError::new(status, scim_type, detail))
+    }
+
     /// The RFC 7644 §3.12 JSON body. `status` is a string, as the RFC's examples show
     /// and as Entra expects.
     pub fn to_body(&self) -> Value {
@@ -124,6 +136,9 @@ mod tests {
         assert_eq!(body["detail"], "userName is taken");
         let body = ScimError::not_found("no such user").to_body();
         assert!(body.get("scimType").is_none());
+        let error = ScimError::uniqueness("taken");
+        assert_eq!(ScimError::from_body(&error.to_body()), Some(error));
+        assert_eq!(ScimError::from_body(&json!({"detail": "x"})), None);
     }
 
     #[test]

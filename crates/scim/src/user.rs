@@ -10,81 +10,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use crate::ScimError;
+use crate::schema::{self, ENTERPRISE, Kind, USER as CORE};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-
-/// The kinds of value a known attribute holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    String,
-    Boolean,
-    /// A complex attribute with these sub-attributes.
-    Complex(&'static [(&'static str, Kind)]),
-    /// A multi-valued attribute whose elements are complex with these sub-attributes.
-    MultiComplex(&'static [(&'static str, Kind)]),
-}
-
-const NAME: &[(&str, Kind)] = &[
-    ("formatted", Kind::String),
-    ("familyName", Kind::String),
-    ("givenName", Kind::String),
-    ("middleName", Kind::String),
-    ("honorificPrefix", Kind::String),
-    ("honorificSuffix", Kind::String),
-];
-
-/// Sub-attributes of emails, phoneNumbers, ims, photos, entitlements, roles, x509Certificates.
-const MULTI: &[(&str, Kind)] = &[
-    ("value", Kind::String),
-    ("display", Kind::String),
-    ("type", Kind::String),
-    ("primary", Kind::Boolean),
-];
-
-const ADDRESS: &[(&str, Kind)] = &[
-    ("formatted", Kind::String),
-    ("streetAddress", Kind::String),
-    ("locality", Kind::String),
-    ("region", Kind::String),
-    ("postalCode", Kind::String),
-    ("country", Kind::String),
-    ("type", Kind::String),
-    ("primary", Kind::Boolean),
-];
-
-const GROUP_REF: &[(&str, Kind)] = &[
-    ("value", Kind::String),
-    ("$ref", Kind::String),
-    ("display", Kind::String),
-    ("type", Kind::String),
-];
-
-/// Core User attributes (RFC 7643 §4.1), by canonical name.
-const CORE: &[(&str, Kind)] = &[
-    ("userName", Kind::String),
-    ("externalId", Kind::String),
-    ("name", Kind::Complex(NAME)),
-    ("displayName", Kind::String),
-    ("nickName", Kind::String),
-    ("profileUrl", Kind::String),
-    ("title", Kind::String),
-    ("userType", Kind::String),
-    ("preferredLanguage", Kind::String),
-    ("locale", Kind::String),
-    ("timezone", Kind::String),
-    ("active", Kind::Boolean),
-    ("emails", Kind::MultiComplex(MULTI)),
-    ("phoneNumbers", Kind::MultiComplex(MULTI)),
-    ("ims", Kind::MultiComplex(MULTI)),
-    ("photos", Kind::MultiComplex(MULTI)),
-    ("addresses", Kind::MultiComplex(ADDRESS)),
-    ("groups", Kind::MultiComplex(GROUP_REF)),
-    ("entitlements", Kind::MultiComplex(MULTI)),
-    ("roles", Kind::MultiComplex(MULTI)),
-    ("x509Certificates", Kind::MultiComplex(MULTI)),
-];
 
 /// Attributes ignored in requests: `id` and `meta` are readOnly, `schemas` is recomputed, and
 /// `password` is never stored: Roster provisions identities, it does not authenticate them.
@@ -126,7 +56,11 @@ impl User {
                         "extension {key} must be a JSON object"
                     )));
                 };
-                let ext = drop_nulls(ext);
+                let (key, ext) = if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+                    (ENTERPRISE_USER_SCHEMA.to_string(), enterprise(ext)?)
+                } else {
+                    (key, drop_nulls(ext))
+                };
                 if !ext.is_empty() {
                     extensions.push(key.clone());
                     out.insert(key, Value::Object(ext));
@@ -185,6 +119,11 @@ impl User {
         self.0.get("active").and_then(Value::as_bool).unwrap_or(true)
     }
 
+    /// The canonical stored form, as a map.
+    pub(crate) fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
     /// The canonical stored form.
     pub fn as_json(&self) -> Value {
         Value::Object(self.0.clone())
@@ -195,12 +134,23 @@ impl User {
     }
 
     /// The resource as a response shows it: `id` after `schemas`, `meta` last.
+    ///
+    /// The stored form may come back from Postgres (jsonb) with its keys reordered, so the order
+    /// people expect is restored: `schemas`, `id`, `externalId`, `userName`, the rest, `meta`.
     pub fn to_resource(&self, id: &str, meta: &Meta) -> Value {
         let mut out = Map::new();
+        out.insert("schemas".into(), self.0.get("schemas").cloned().unwrap_or_else(|| {
+            Value::Array(vec![Value::String(USER_SCHEMA.into())])
+        }));
+        out.insert("id".into(), Value::String(id.into()));
+        for key in ["externalId", "userName"] {
+            if let Some(value) = self.0.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
         for (key, value) in &self.0 {
-            out.insert(key.clone(), value.clone());
-            if key == "schemas" {
-                out.insert("id".into(), Value::String(id.into()));
+            if !out.contains_key(key) {
+                out.insert(key.clone(), value.clone());
             }
         }
         out.insert("meta".into(), meta.to_json("User"));
@@ -225,7 +175,7 @@ impl Meta {
 }
 
 /// Normalise one attribute value against its kind.
-fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
+pub(crate) fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
     match (kind, value) {
         (_, Value::Null) => Ok(Value::Null),
         (Kind::String, Value::String(s)) => Ok(Value::String(s)),
@@ -237,6 +187,7 @@ fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
                 match item {
                     Value::Null => {}
                     Value::Object(map) => {
+                        let map = if name == "roles" { role(map) } else { map };
                         let element = complex(name, subs, map)?;
                         if !is_empty(&element) {
                             out.push(element);
@@ -282,8 +233,122 @@ fn complex(
     Ok(Value::Object(out))
 }
 
+/// Validates the enterprise extension object (RFC 7643 §4.3): canonical attribute names, string
+/// attributes as strings, and `manager` in any of the shapes Entra sends (quirk Q8).
+fn enterprise(ext: Map<String, Value>) -> Result<Map<String, Value>, ScimError> {
+    let mut out = Map::new();
+    for (key, value) in ext {
+        if value.is_null() {
+            continue;
+        }
+        match schema::find(ENTERPRISE, &key) {
+            Some(("manager", _)) => {
+                if let Some(manager) = manager(value)? {
+                    out.insert("manager".into(), manager);
+                }
+            }
+            Some((name, kind)) => {
+                let value = normalise(&format!("{ENTERPRISE_USER_SCHEMA}:{name}"), kind, value)?;
+                out.insert(name.to_string(), value);
+            }
+            None => {
+                out.insert(key, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The enterprise `manager` (quirk Q8): an object `{"value": id, …}`, a bare id string, or a
+/// one-element array of either. `None` when the value is empty (`""`, `{"value": ""}`, `[]`,
+/// `{}`), which Entra sends to remove the manager.
+pub(crate) fn manager(value: Value) -> Result<Option<Value>, ScimError> {
+    let invalid = || {
+        ScimError::invalid_value(
+            "manager must be an object with a string \"value\", a string, or a one-element list",
+        )
+    };
+    let object = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.is_empty() => return Ok(None),
+        Value::String(s) => {
+            let mut object = Map::new();
+            object.insert("value".into(), Value::String(s));
+            return Ok(Some(Value::Object(object)));
+        }
+        Value::Array(mut items) => match items.len() {
+            0 => return Ok(None),
+            1 => return manager(items.remove(0)),
+            _ => return Err(invalid()),
+        },
+        Value::Object(map) => map,
+        _ => return Err(invalid()),
+    };
+    let Value::Object(object) =
+        complex(&format!("{ENTERPRISE_USER_SCHEMA}:manager"), crate::schema::MANAGER, object)?
+    else {
+        return Err(invalid());
+    };
+    match object.get("value") {
+        None => Ok(if object.is_empty() { None } else { Some(Value::Object(object)) }),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(_)) => Ok(Some(Value::Object(object))),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// A `roles` element (quirk Q9 and §6.4 of the Entra notes): a `value` holding a JSON object as
+/// a string (`"{\"id\":…,\"value\":\"Admin\",\"displayName\":\"Admin\"}"`) is unwrapped into
+/// `value` and `display`, and `displayName` is read as `display`. The app role's `id` inside the
+/// JSON is dropped: SCIM roles are identified by `value`.
+pub(crate) fn role(mut map: Map<String, Value>) -> Map<String, Value> {
+    fn key_of(map: &Map<String, Value>, name: &str) -> Option<String> {
+        map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+    }
+    fn get(map: &Map<String, Value>, name: &str) -> Option<Value> {
+        key_of(map, name).and_then(|k| map.get(&k).cloned())
+    }
+    let looks_like_json = |s: &str| s.trim_start().starts_with('{');
+    // Only a JSON object whose own `value` is a plain string is unwrapped, so that unwrapping
+    // is idempotent.
+    let inner = match get(&map, "value") {
+        Some(Value::String(s)) if looks_like_json(&s) => {
+            serde_json::from_str::<Map<String, Value>>(&s).ok().filter(|inner| {
+                matches!(get(inner, "value"), Some(Value::String(v)) if !looks_like_json(&v))
+            })
+        }
+        _ => None,
+    };
+    if let Some(inner) = inner {
+        if let (Some(key), Some(value)) = (key_of(&map, "value"), get(&inner, "value")) {
+            map.insert(key, value);
+        }
+        if key_of(&map, "display").is_none()
+            && key_of(&map, "displayName").is_none()
+            && let Some(display @ Value::String(_)) =
+                get(&inner, "displayName").or_else(|| get(&inner, "display"))
+        {
+            map.insert("display".into(), display);
+        }
+        for name in ["type", "primary"] {
+            if key_of(&map, name).is_none()
+                && let Some(value) = get(&inner, name)
+            {
+                map.insert(name.into(), value);
+            }
+        }
+    }
+    if key_of(&map, "display").is_none()
+        && let Some(key) = key_of(&map, "displayName")
+        && let Some(display) = map.remove(&key)
+    {
+        map.insert("display".into(), display);
+    }
+    map
+}
+
 /// Booleans arrive as JSON booleans or, from Entra, as the strings "True"/"False" (Q2, Q10).
-fn boolean(name: &str, value: Value) -> Result<Value, ScimError> {
+pub(crate) fn boolean(name: &str, value: Value) -> Result<Value, ScimError> {
     match value {
         Value::Bool(b) => Ok(Value::Bool(b)),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
@@ -412,6 +477,50 @@ mod tests {
             let err = User::from_request(body.clone()).unwrap_err();
             assert_eq!(err.status, 400, "{body}");
         }
+    }
+
+    #[test]
+    fn enterprise_manager_shapes_and_role_aliases() {
+        for (manager, expected) in [
+            (json!("m1"), Some(json!({"value": "m1"}))),
+            (json!([{"value": "m1", "$ref": "x"}]), Some(json!({"value": "m1", "$ref": "x"}))),
+            (json!({"Value": "m1"}), Some(json!({"value": "m1"}))),
+            (json!({"value": ""}), None),
+            (json!(""), None),
+            (json!([]), None),
+        ] {
+            let user = User::from_request(json!({
+                "userName": "u",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user": {"manager": manager, "Department": "D"},
+            }))
+            .unwrap()
+            .into_json();
+            assert_eq!(user[ENTERPRISE_USER_SCHEMA]["department"], "D");
+            assert_eq!(user[ENTERPRISE_USER_SCHEMA].get("manager"), expected.as_ref());
+        }
+        for manager in [json!(5), json!([{"value": "a"}, {"value": "b"}]), json!({"value": 1})] {
+            let err = User::from_request(
+                json!({"userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": manager}}),
+            );
+            assert_eq!(err.unwrap_err().scim_type, Some(crate::ScimType::InvalidValue));
+        }
+        let user = User::from_request(json!({"userName": "u", "roles": [
+            {"primary": "True", "displayName": "Admin", "value": "Admin", "type": "WindowsAzureActiveDirectoryRole"},
+            {"Value": "{\"id\":\"1\",\"value\":\"User\",\"displayName\":\"User role\"}"},
+            {"value": "{\"value\":\"{nested}\"}"},
+            {"value": "{not json"}
+        ]}))
+        .unwrap()
+        .into_json();
+        assert_eq!(
+            user["roles"],
+            json!([
+                {"primary": true, "display": "Admin", "value": "Admin", "type": "WindowsAzureActiveDirectoryRole"},
+                {"value": "User", "display": "User role"},
+                {"value": "{\"value\":\"{nested}\"}"},
+                {"value": "{not json"}
+            ])
+        );
     }
 
     #[test]

@@ -118,3 +118,37 @@ pub fn revoke_token(conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
 
 /// The `NOTIFY` channel that carries revoked token ids.
 pub const TOKENS_REVOKED_CHANNEL: &str = "roster_tokens_revoked";
+
+/// A token with the tenant of its directory, as the gateway's authentication needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub token_id: Uuid,
+    pub directory_id: Uuid,
+    pub tenant_id: Uuid,
+    pub token_sha256: Vec<u8>,
+    pub revoked: bool,
+}
+
+pub fn find_grant(conn: &mut PgConnection, token_id: Uuid) -> QueryResult<Option<TokenGrant>> {
+    scim_tokens::table
+        .inner_join(directories::table)
+        .filter(scim_tokens::id.eq(token_id))
+        .select((
+            scim_tokens::id,
+            scim_tokens::directory_id,
+            directories::tenant_id,
+            scim_tokens::token_sha256,
+            scim_tokens::revoked_at.is_not_null(),
+        ))
+        .first::<(Uuid, Uuid, Uuid, Vec<u8>, bool)>(conn)
+        .optional()
+        .map(|row| {
+            row.map(|(token_id, directory_id, tenant_id, token_sha256, revoked)| TokenGrant {
+                token_id,
+                directory_id,
+                tenant_id,
+                token_sha256,
+                revoked,
+            })
+        })
+}

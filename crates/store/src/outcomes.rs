@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 use diesel::sql_types::Text;
 use uuid::Uuid;
 
@@ -14,6 +15,17 @@ pub const OUTCOMES_CHANNEL: &str = "roster_outcomes";
 
 /// Postgres limits a NOTIFY payload to 8000 bytes; ids are 36 bytes and a comma.
 pub const IDS_PER_NOTIFY: usize = 200;
+
+/// The body of a 2xx outcome: the resource as stored and what `meta` is built from. The
+/// gateway renders the response from it (it alone knows the public URL for `meta.location`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedBody {
+    pub resource: serde_json::Value,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+}
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = event_outcomes)]

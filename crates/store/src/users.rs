@@ -68,3 +68,33 @@ pub fn insert(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
 pub fn count(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<i64> {
     users::table.filter(users::directory_id.eq(directory_id)).count().get_result(conn)
 }
+
+/// One page of a directory's users in creation order (`offset` is 0-based).
+pub fn page(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::directory_id.eq(directory_id))
+        .order((users::created_at, users::id))
+        .offset(offset)
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+/// Users of a directory whose externalId is exactly `external_id` (case-exact, RFC 7643).
+pub fn find_by_external_id(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    external_id: &str,
+) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::directory_id.eq(directory_id))
+        .filter(users::external_id.eq(external_id))
+        .order((users::created_at, users::id))
+        .select(UserRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,136 @@
+//! Bearer-token authentication of SCIM requests.
+//!
+//! [`authenticate`] is middleware on the `/scim/v2/{directory}` scope: it verifies the token and
+//! leaves a typed [`Principal`] in the request; handlers take the principal and never see tokens.
+//! A token opens only the directory in its `sub`, only while it is not revoked, and only if it
+//! is byte for byte the token that was issued (its SHA-256 is stored).
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use roster_platform::tokens;
+use roster_scim::ScimError;
+use roster_store::{PgPool, control};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Who is calling: the directory a verified token opens, its tenant, and the token's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub directory_id: Uuid,
+    pub tenant_id: Uuid,
+    pub token_id: Uuid,
+}
+
+/// Verifies tokens against Postgres, with a short-lived cache of active grants.
+pub struct TokenVerifier {
+    signing_key: SecretString,
+    pool: PgPool,
+    ttl: Duration,
+    cache: RwLock<HashMap<Uuid, Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    grant: control::TokenGrant,
+    fetched: Instant,
+}
+
+impl TokenVerifier {
+    pub fn new(signing_key: SecretString, pool: PgPool, ttl: Duration) -> Self {
+        TokenVerifier { signing_key, pool, ttl, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// Forget a token at once (revocation pushed by NOTIFY).
+    pub fn evict(&self, token_id: Uuid) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(&token_id);
+        }
+    }
+
+    /// Verify `token` for `directory`. Any failure is the same 401, whatever the reason, so a
+    /// caller learns nothing about which directories or tokens exist.
+    pub async fn verify(&self, directory: &str, token: &str) -> Result<Principal, ApiError> {
+        let denied = || ApiError::Scim(ScimError::unauthorized("invalid or missing bearer token"));
+        let verified = tokens::verify(&self.signing_key, token).map_err(|_| denied())?;
+        if Uuid::parse_str(directory).ok() != Some(verified.directory_id) {
+            return Err(denied());
+        }
+        let grant = self.grant(verified.token_id).await?.ok_or_else(denied)?;
+        let fingerprint = tokens::fingerprint(token);
+        if grant.revoked
+            || grant.directory_id != verified.directory_id
+            || grant.token_sha256 != fingerprint
+        {
+            return Err(denied());
+        }
+        Ok(Principal {
+            directory_id: grant.directory_id,
+            tenant_id: grant.tenant_id,
+            token_id: grant.token_id,
+        })
+    }
+
+    async fn grant(&self, token_id: Uuid) -> Result<Option<control::TokenGrant>, ApiError> {
+        if let Ok(cache) = self.cache.read()
+            && let Some(cached) = cache.get(&token_id)
+            && cached.fetched.elapsed() < self.ttl
+        {
+            return Ok(Some(cached.grant.clone()));
+        }
+        let grant = roster_store::run_read(&self.pool, move |conn| {
+            control::find_grant(conn, token_id).map_err(ApiError::from)
+        })
+        .await?;
+        if let (Some(grant), Ok(mut cache)) = (&grant, self.cache.write()) {
+            cache.insert(token_id, Cached { grant: grant.clone(), fetched: Instant::now() });
+        }
+        Ok(grant)
+    }
+}
+
+/// Middleware: authenticate the request for the `{directory}` in its path.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let verifier = req
+        .app_data::<web::Data<TokenVerifier>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no token verifier configured")))?;
+    let directory = req.match_info().get("directory").unwrap_or_default().to_string();
+    let token = bearer_token(req.request()).unwrap_or_default().to_string();
+    let principal = verifier.verify(&directory, &token).await?;
+    tracing::Span::current().record("directory.id", tracing::field::display(principal.directory_id));
+    req.extensions_mut().insert(principal);
+    next.call(req).await
+}
+
+/// The token of an `Authorization: Bearer …` header (scheme matched case-insensitively).
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Principal, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.extensions().get::<Principal>().copied().ok_or_else(|| {
+            ApiError::Scim(ScimError::unauthorized("invalid or missing bearer token"))
+        }))
+    }
+}
+
+/// Shared handle, so the outcome hub can evict revoked tokens.
+pub type SharedVerifier = Arc<TokenVerifier>;

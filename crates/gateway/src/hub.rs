@@ -1,0 +1,172 @@
+//! The outcome hub: one Postgres connection that `LISTEN`s for the projector's outcomes and
+//! wakes the requests waiting for them.
+//!
+//! A request registers its event id *before* publishing, so the notification cannot arrive
+//! first. libpq's notification API is non-blocking, so the hub runs on its own thread and polls:
+//! every millisecond while requests wait, every 50 ms when idle (token revocations still need
+//! prompt handling then). After every (re)connection it looks up the outcomes of all waiting
+//! requests, so a notification sent while it was disconnected is never lost.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use roster_store::control::TOKENS_REVOKED_CHANNEL;
+use roster_store::outcomes::{self, OUTCOMES_CHANNEL, OutcomeRow};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+const BUSY_POLL: Duration = Duration::from_millis(1);
+const IDLE_POLL: Duration = Duration::from_millis(50);
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+type RevokedCallback = Arc<dyn Fn(Uuid) + Send + Sync>;
+
+/// Shared by every request handler; cheap to clone.
+#[derive(Clone)]
+pub struct OutcomeHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    waiters: Mutex<HashMap<Uuid, oneshot::Sender<OutcomeRow>>>,
+    stop: AtomicBool,
+    connected: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A registered wait; dropping it unregisters.
+pub struct Waiter {
+    event_id: Uuid,
+    receiver: Option<oneshot::Receiver<OutcomeRow>>,
+    hub: OutcomeHub,
+}
+
+impl OutcomeHub {
+    /// Start the hub's thread. `on_token_revoked` is called with each revoked token id.
+    pub fn start(database_url: String, on_token_revoked: RevokedCallback) -> OutcomeHub {
+        let hub = OutcomeHub {
+            inner: Arc::new(Inner {
+                waiters: Mutex::new(HashMap::new()),
+                stop: AtomicBool::new(false),
+                connected: AtomicBool::new(false),
+                thread: Mutex::new(None),
+            }),
+        };
+        let worker = hub.clone();
+        let handle = std::thread::Builder::new()
+            .name("outcome-hub".into())
+            .spawn(move || worker.run(&database_url, &on_token_revoked));
+        match handle {
+            Ok(handle) => *lock(&hub.inner.thread) = Some(handle),
+            Err(error) => tracing::error!(%error, "could not start the outcome hub thread"),
+        }
+        hub
+    }
+
+    /// Whether the hub is listening (readiness).
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.load(Ordering::SeqCst)
+    }
+
+    /// Register interest in the outcome of `event_id`. Call before publishing the event.
+    pub fn register(&self, event_id: Uuid) -> Waiter {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.inner.waiters).insert(event_id, sender);
+        Waiter { event_id, receiver: Some(receiver), hub: self.clone() }
+    }
+
+    /// Stop the thread and wait for it.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = lock(&self.inner.thread).take() {
+            let _ = handle.join();
+        }
+    }
+
+    fn run(&self, url: &str, on_token_revoked: &RevokedCallback) {
+        while !self.inner.stop.load(Ordering::SeqCst) {
+            match self.listen(url, on_token_revoked) {
+                Ok(()) => return,
+                Err(error) => {
+                    self.inner.connected.store(false, Ordering::SeqCst);
+                    tracing::warn!(%error, "outcome listener lost its connection; reconnecting");
+                    std::thread::sleep(RECONNECT_DELAY);
+                }
+            }
+        }
+    }
+
+    /// Listen until stopped (Ok) or the connection fails (Err).
+    fn listen(&self, url: &str, on_token_revoked: &RevokedCallback) -> anyhow::Result<()> {
+        let mut conn = PgConnection::establish(url)?;
+        diesel::sql_query(format!("LISTEN {OUTCOMES_CHANNEL}")).execute(&mut conn)?;
+        diesel::sql_query(format!("LISTEN {TOKENS_REVOKED_CHANNEL}")).execute(&mut conn)?;
+        self.inner.connected.store(true, Ordering::SeqCst);
+        // Outcomes committed while we were not listening.
+        let waiting: Vec<Uuid> = lock(&self.inner.waiters).keys().copied().collect();
+        self.deliver(&mut conn, &waiting)?;
+
+        while !self.inner.stop.load(Ordering::SeqCst) {
+            let mut ready = HashSet::new();
+            for notification in conn.notifications_iter() {
+                let notification = notification?;
+                if notification.channel == OUTCOMES_CHANNEL {
+                    ready.extend(
+                        notification.payload.split(',').filter_map(|id| Uuid::parse_str(id).ok()),
+                    );
+                } else if notification.channel == TOKENS_REVOKED_CHANNEL {
+                    if let Ok(id) = Uuid::parse_str(&notification.payload) {
+                        on_token_revoked(id);
+                    }
+                }
+            }
+            let wanted: Vec<Uuid> = {
+                let waiters = lock(&self.inner.waiters);
+                ready.into_iter().filter(|id| waiters.contains_key(id)).collect()
+            };
+            self.deliver(&mut conn, &wanted)?;
+            let idle = lock(&self.inner.waiters).is_empty();
+            std::thread::sleep(if idle { IDLE_POLL } else { BUSY_POLL });
+        }
+        Ok(())
+    }
+
+    /// Load the outcomes of `ids` that exist and hand them to their waiters.
+    fn deliver(&self, conn: &mut PgConnection, ids: &[Uuid]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let rows = outcomes::find_many(conn, ids)?;
+        let mut waiters = lock(&self.inner.waiters);
+        for row in rows {
+            if let Some(sender) = waiters.remove(&row.event_id) {
+                // The request may have given up (timeout, client gone); that is fine.
+                let _ = sender.send(row);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Waiter {
+    /// Wait for the outcome, at most `timeout`. `None`: it did not come in time.
+    pub async fn wait(mut self, timeout: Duration) -> Option<OutcomeRow> {
+        let receiver = self.receiver.take()?;
+        tokio::time::timeout(timeout, receiver).await.ok()?.ok()
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        lock(&self.hub.inner.waiters).remove(&self.event_id);
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the map is still valid.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,15 @@
+//! `roster-gateway`: telemetry, settings, then the service until SIGTERM/Ctrl-C.
+
+use anyhow::Context;
+use roster_platform::{Settings, Shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load().context("loading settings")?;
+    telemetry::init(&settings.telemetry);
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let app = roster_gateway::Application::build(settings).await.context("starting the gateway")?;
+    app.run_until_stopped(shutdown).await.context("serving")?;
+    Ok(())
+}

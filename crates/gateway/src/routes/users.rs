@@ -1,0 +1,196 @@
+//! `/Users`: create, read, query.
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use roster_events::changes::v1::CreateUser;
+use roster_events::Change;
+use roster_scim::filter::{CompValue, CompareOp, Filter};
+use roster_scim::list::ListResponse;
+use roster_scim::user::{Meta, User};
+use roster_scim::ScimError;
+use roster_store::outcomes::{AppliedBody, OutcomeRow};
+use roster_store::users::{self, UserRow};
+use uuid::Uuid;
+
+use super::{AppState, scim_json};
+use crate::auth::Principal;
+use crate::body::read_json;
+use crate::error::ApiError;
+
+/// `POST /Users`: validate, publish `CreateUser`, answer from the outcome (201 or an error).
+pub async fn create(
+    principal: Principal,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let user = User::from_request(body)?;
+    let id = Uuid::new_v4();
+    let change =
+        Change::CreateUser(CreateUser { id: id.to_string(), resource_json: user.as_json().to_string() });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `GET /Users/{id}`.
+pub async fn get(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
+    let id = Uuid::parse_str(&path.1).map_err(|_| not_found())?;
+    let directory_id = principal.directory_id;
+    let row = roster_store::run_read(&state.pool, move |conn| {
+        users::find(conn, directory_id, id).map_err(ApiError::from)
+    })
+    .await?
+    .ok_or_else(not_found)?;
+    let resource = render(&state, &row);
+    Ok(with_etag(scim_json(StatusCode::OK, &resource), row.version))
+}
+
+/// `GET /Users?filter=…&startIndex=…&count=…`. Parameter names in any case and order; unknown
+/// ones (Entra's `aadOptscim062020`) ignored.
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let params: HashMap<String, String> =
+        query.into_inner().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let start_index = parse_int(&params, "startindex")?.unwrap_or(1).max(1);
+    let count = parse_int(&params, "count")?
+        .unwrap_or(i64::from(state.max_page_size))
+        .clamp(0, i64::from(state.max_page_size));
+    let lookup = match params.get("filter") {
+        Some(text) => Lookup::from_filter(&Filter::parse(text)?)?,
+        None => Lookup::All,
+    };
+    let directory_id = principal.directory_id;
+    let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
+        let matches = match lookup {
+            Lookup::All => {
+                let total = users::count(conn, directory_id)?;
+                let rows = users::page(conn, directory_id, start_index - 1, count)?;
+                return Ok::<_, ApiError>((total, rows));
+            }
+            Lookup::UserName(name) => users::find_by_user_name(conn, directory_id, &name)?.into_iter().collect(),
+            Lookup::ExternalId(external_id) => users::find_by_external_id(conn, directory_id, &external_id)?,
+            Lookup::Id(id) => users::find(conn, directory_id, id)?.into_iter().collect(),
+            Lookup::Nothing => Vec::new(),
+        };
+        let total = matches.len() as i64;
+        let page = matches.into_iter().skip((start_index - 1) as usize).take(count as usize).collect();
+        Ok((total, page))
+    })
+    .await?;
+    let resources = rows.iter().map(|row| render(&state, row)).collect();
+    let body = ListResponse { total_results: total.max(0) as u64, start_index: start_index as u64, resources };
+    Ok(scim_json(StatusCode::OK, &body.to_json()))
+}
+
+/// The filters answered from indexed columns. The full filter language is translated to SQL
+/// separately; these are the ones Entra's matching and Test Connection use.
+enum Lookup {
+    All,
+    UserName(String),
+    ExternalId(String),
+    Id(Uuid),
+    /// A well-formed filter that no user can match (an `id` that is not a UUID).
+    Nothing,
+}
+
+impl Lookup {
+    fn from_filter(filter: &Filter) -> Result<Lookup, ApiError> {
+        if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value) } = filter
+            && path.urn.is_none()
+            && path.sub_attr.is_none()
+        {
+            let attr = path.attr.to_ascii_lowercase();
+            match attr.as_str() {
+                "username" => return Ok(Lookup::UserName(value.clone())),
+                "externalid" => return Ok(Lookup::ExternalId(value.clone())),
+                "id" => {
+                    return Ok(Uuid::parse_str(value).map(Lookup::Id).unwrap_or(Lookup::Nothing));
+                }
+                _ => {}
+            }
+        }
+        Err(ApiError::Scim(ScimError::invalid_filter(format!(
+            "filter not supported: {filter}; supported: userName, externalId or id with eq"
+        ))))
+    }
+}
+
+fn parse_int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                ApiError::Scim(ScimError::invalid_value(format!("{name} must be an integer")))
+            })
+        })
+        .transpose()
+}
+
+fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
+    format!("{}/Users/{id}", state.scim_root(directory_id))
+}
+
+fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
+    let meta = Meta {
+        created: row.created_at,
+        last_modified: row.last_modified,
+        location: location(state, row.directory_id, row.id),
+        version: row.version,
+    };
+    User::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta)
+}
+
+fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&format!("W/\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Answer a write from its outcome: the stored resource for a 2xx, the SCIM error otherwise.
+fn respond(
+    state: &AppState,
+    principal: &Principal,
+    outcome: OutcomeRow,
+) -> Result<HttpResponse, ApiError> {
+    let status = StatusCode::from_u16(outcome.status as u16)
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status)))?;
+    if !status.is_success() {
+        let error = outcome
+            .body
+            .as_ref()
+            .and_then(ScimError::from_body)
+            .unwrap_or_else(|| ScimError::new(status.as_u16(), None, "the change was rejected"));
+        return Err(ApiError::Scim(error));
+    }
+    let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {
+        return Ok(HttpResponse::build(status).finish());
+    };
+    let applied: AppliedBody = serde_json::from_value(body).map_err(ApiError::internal)?;
+    let location = location(state, principal.directory_id, id);
+    let meta = Meta {
+        created: applied.created,
+        last_modified: applied.last_modified,
+        location: location.clone(),
+        version: applied.version,
+    };
+    let resource = User::from_stored(applied.resource).to_resource(&id.to_string(), &meta);
+    let mut response = scim_json(status, &resource);
+    if status == StatusCode::CREATED
+        && let Ok(value) = header::HeaderValue::from_str(&location)
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(with_etag(response, applied.version))
+}

@@ -1,0 +1,119 @@
+//! Building and running the gateway: `Application::build(settings)` then
+//! `run_until_stopped(shutdown)`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use roster_platform::{Settings, Shutdown, kafka};
+use tracing::Instrument;
+
+use crate::auth::TokenVerifier;
+use crate::hub::OutcomeHub;
+use crate::publish::Publisher;
+use crate::routes::{self, AppState};
+
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+    hub: OutcomeHub,
+}
+
+impl Application {
+    /// Connect to Postgres and Kafka, ensure the change topic exists, bind the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = roster_store::connect(&settings.database.url, settings.database.pool_size)?;
+        let producer = kafka::producer(&settings.kafka)?;
+        if let Err(error) = kafka::ensure_topic(
+            &settings.kafka,
+            &settings.kafka.changes_topic,
+            settings.kafka.partitions,
+        )
+        .await
+        {
+            // The broker may be down at start; publishing will answer 503 until it is back.
+            tracing::warn!(%error, "could not ensure the change topic exists");
+        }
+        let publisher = Publisher::new(producer, settings.kafka.changes_topic.clone());
+
+        let verifier = Arc::new(TokenVerifier::new(
+            settings.auth.signing_key.clone(),
+            pool.clone(),
+            Duration::from_millis(settings.auth.token_cache_ttl_ms),
+        ));
+        let evicting = verifier.clone();
+        let hub = OutcomeHub::start(
+            settings.database.url.clone(),
+            Arc::new(move |token_id| evicting.evict(token_id)),
+        );
+
+        let listener = TcpListener::bind((settings.gateway.host.as_str(), settings.gateway.port))?;
+        let port = listener.local_addr()?.port();
+        let base_url = if settings.gateway.public_url.is_empty() {
+            format!("http://{}:{port}", settings.gateway.host)
+        } else {
+            settings.gateway.public_url.trim_end_matches('/').to_string()
+        };
+
+        let state = web::Data::new(AppState {
+            pool,
+            publisher,
+            hub: hub.clone(),
+            base_url: base_url.clone(),
+            outcome_timeout: Duration::from_millis(settings.gateway.outcome_timeout_ms),
+            max_body_bytes: settings.gateway.max_body_bytes,
+            max_page_size: settings.gateway.max_page_size,
+        });
+        let verifier = web::Data::from(verifier);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    crate::error::ApiError::Scim(roster_scim::ScimError::invalid_value(format!(
+                        "bad query string: {error}"
+                    )))
+                    .into()
+                }))
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(10);
+        if settings.gateway.workers > 0 {
+            server = server.workers(settings.gateway.workers);
+        }
+        tracing::info!(%base_url, "gateway listening");
+        Ok(Application { port, base_url, server: server.run(), hub })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The public base URL (Tenant URLs are `{base_url}/scim/v2/{directory}`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Serve until `shutdown` is triggered, then drain in-flight requests and stop.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(
+            async move {
+                shutdown.wait().await;
+                handle.stop(true).await;
+            }
+            .in_current_span(),
+        );
+        let result = self.server.await;
+        let hub = self.hub;
+        // Joining the hub's thread blocks; do it off the async runtime.
+        let _ = tokio::task::spawn_blocking(move || hub.stop()).await;
+        result
+    }
+}

@@ -1,0 +1,32 @@
+use thiserror::Error;
+
+/// Why the projector stopped.
+#[derive(Debug, Error)]
+pub enum ProjectorError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("postgres: {0}")]
+    Store(#[from] roster_store::StoreError),
+    /// Postgres has applied events up to `stored`, but the log ends before that: the broker's log
+    /// was reset or replaced. Consuming would skip or re-apply events.
+    #[error(
+        "partition {partition}: Postgres has applied the log up to offset {stored}, but the log ends at {log_end}; \
+         the broker's log was reset or replaced. Refusing to consume: restore the log, or rebuild the projection \
+         into an empty database"
+    )]
+    LogBehind { partition: i32, stored: i64, log_end: i64 },
+    /// The events Postgres still needs were deleted from the log (retention) before being applied.
+    #[error(
+        "partition {partition}: the next event to apply is at offset {stored}, but the log now starts at {log_start}; \
+         events were deleted before they were applied. Refusing to consume"
+    )]
+    LogTruncated { partition: i32, stored: i64, log_start: i64 },
+    /// The event at the last applied offset is not the one Postgres recorded: another log.
+    #[error(
+        "partition {partition}: the event at offset {offset} is {found}, but Postgres recorded {expected} there; \
+         this is not the log the projection was built from. Refusing to consume"
+    )]
+    LogMismatch { partition: i32, offset: i64, expected: String, found: String },
+    #[error("the projector's worker thread failed: {0}")]
+    Worker(String),
+}

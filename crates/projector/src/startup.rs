@@ -1,0 +1,46 @@
+//! Building and running the projector.
+
+use std::time::Duration;
+
+use roster_platform::{Settings, Shutdown, kafka};
+use roster_store::PgPool;
+
+use crate::consumer::{self, ConsumerOptions};
+use crate::error::ProjectorError;
+
+pub struct Application {
+    pool: PgPool,
+    config: rdkafka::ClientConfig,
+    options: ConsumerOptions,
+}
+
+impl Application {
+    /// Connect to Postgres and make sure the change topic exists.
+    pub async fn build(settings: Settings) -> Result<Application, ProjectorError> {
+        let pool = roster_store::connect(&settings.database.url, 4)?;
+        kafka::ensure_topic(&settings.kafka, &settings.kafka.changes_topic, settings.kafka.partitions)
+            .await?;
+        Ok(Application {
+            pool,
+            config: kafka::consumer_config(&settings.kafka, &settings.kafka.projector_group),
+            options: ConsumerOptions {
+                group: settings.kafka.projector_group.clone(),
+                topic: settings.kafka.changes_topic.clone(),
+                max_batch: settings.projector.max_batch,
+                linger: Duration::from_millis(settings.projector.batch_linger_ms),
+            },
+        })
+    }
+
+    /// Consume until `shutdown`; an error means the projector must not go on (see
+    /// [`ProjectorError`]).
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), ProjectorError> {
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            consumer::run(self.config, self.pool, self.options, shutdown)
+        })
+        .await
+        .map_err(|e| ProjectorError::Worker(e.to_string()))?
+    }
+}
