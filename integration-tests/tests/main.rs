@@ -1,1 +1,8 @@
+//! One integration test binary: the real gateway and projector against real Postgres and a
+//! real Kafka-protocol broker. See `roster_integration_tests` for the harness.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod durability;
+mod migrations;
+mod users;

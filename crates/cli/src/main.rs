@@ -10,7 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "roster", version, about = "Operate Roster: migrations, tenants, directories, tokens")]
+#[command(
+    name = "roster",
+    version,
+    about = "Operate Roster: migrations, tenants, directories, tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,7 +102,8 @@ enum DevCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load().context("loading settings (config/ and ROSTER__* variables)")?;
+    let settings =
+        Settings::load().context("loading settings (config/ and ROSTER__* variables)")?;
     let url = settings.database.url.clone();
     match cli.command {
         Command::Migrate { create_database, revert_all } => {
@@ -127,9 +132,11 @@ fn main() -> anyhow::Result<()> {
             let mut conn = connect(&url)?;
             let tenant_id = match Uuid::parse_str(&tenant) {
                 Ok(id) => id,
-                Err(_) => control::find_tenant_by_name(&mut conn, &tenant)?
-                    .with_context(|| format!("no tenant named {tenant:?}"))?
-                    .id,
+                Err(_) => {
+                    control::find_tenant_by_name(&mut conn, &tenant)?
+                        .with_context(|| format!("no tenant named {tenant:?}"))?
+                        .id
+                }
             };
             let directory = control::ensure_directory(&mut conn, tenant_id, &name)?;
             say(&directory.id.to_string());
@@ -187,7 +194,8 @@ fn issue_token(
     }
     let token_id = Uuid::new_v4();
     let now = chrono::Utc::now();
-    let token = tokens::issue(&settings.auth.signing_key, directory_id, token_id, now.timestamp(), None)?;
+    let token =
+        tokens::issue(&settings.auth.signing_key, directory_id, token_id, now.timestamp(), None)?;
     control::insert_token(
         conn,
         &control::ScimToken {

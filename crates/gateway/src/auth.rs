@@ -109,7 +109,8 @@ pub async fn authenticate(
     let directory = req.match_info().get("directory").unwrap_or_default().to_string();
     let token = bearer_token(req.request()).unwrap_or_default().to_string();
     let principal = verifier.verify(&directory, &token).await?;
-    tracing::Span::current().record("directory.id", tracing::field::display(principal.directory_id));
+    tracing::Span::current()
+        .record("directory.id", tracing::field::display(principal.directory_id));
     req.extensions_mut().insert(principal);
     next.call(req).await
 }

@@ -25,10 +25,16 @@ pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value,
         bytes.extend_from_slice(&chunk);
     }
     serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::Scim(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+        ApiError::Scim(ScimError::invalid_syntax(format!(
+            "the request body is not valid JSON: {e}"
+        )))
     })
 }
 
 pub fn too_large(limit: usize) -> ApiError {
-    ApiError::Scim(ScimError::new(413, None, format!("the request body is larger than {limit} bytes")))
+    ApiError::Scim(ScimError::new(
+        413,
+        None,
+        format!("the request body is larger than {limit} bytes"),
+    ))
 }

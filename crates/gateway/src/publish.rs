@@ -31,7 +31,8 @@ impl Publisher {
             Err((error, _)) => {
                 tracing::warn!(event.id = %event.event_id, error = %error, "could not publish change event");
                 Err(ApiError::Unavailable {
-                    detail: "the change log is unavailable; nothing was changed, retry later".into(),
+                    detail: "the change log is unavailable; nothing was changed, retry later"
+                        .into(),
                     retry_after_secs: 10,
                 })
             }

@@ -27,16 +27,17 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let pool = roster_store::connect(&settings.database.url, settings.database.pool_size)?;
         let producer = kafka::producer(&settings.kafka)?;
-        if let Err(error) = kafka::ensure_topic(
-            &settings.kafka,
-            &settings.kafka.changes_topic,
-            settings.kafka.partitions,
-        )
-        .await
-        {
-            // The broker may be down at start; publishing will answer 503 until it is back.
-            tracing::warn!(%error, "could not ensure the change topic exists");
-        }
+        // In the background: the broker may be down at start, and writes answer 503 until it
+        // is back; reads need no broker.
+        let kafka_settings = settings.kafka.clone();
+        tokio::spawn(async move {
+            let topic = &kafka_settings.changes_topic;
+            if let Err(error) =
+                kafka::ensure_topic(&kafka_settings, topic, kafka_settings.partitions).await
+            {
+                tracing::warn!(%error, "could not ensure the change topic exists");
+            }
+        });
         let publisher = Publisher::new(producer, settings.kafka.changes_topic.clone());
 
         let verifier = Arc::new(TokenVerifier::new(

@@ -10,9 +10,9 @@ use roster_events::changes::v1::CreateUser;
 use roster_events::{Change, DecodedChange};
 use roster_scim::ScimError;
 use roster_scim::user::User;
+use roster_store::control;
 use roster_store::outcomes::AppliedBody;
 use roster_store::users::{self, UserRow};
-use roster_store::control;
 use uuid::Uuid;
 
 /// What became of an event.
@@ -35,11 +35,7 @@ impl Decision {
             last_modified: row.last_modified,
             version: row.version,
         };
-        Decision {
-            status,
-            resource_id: Some(row.id),
-            body: serde_json::to_value(body).ok(),
-        }
+        Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() }
     }
 }
 
@@ -53,7 +49,10 @@ pub fn apply(conn: &mut PgConnection, event: &DecodedChange) -> QueryResult<Deci
         Some(other) => Ok(Decision::rejected(ScimError::new(
             501,
             None,
-            format!("{} is not supported by this version of Roster", roster_events::change_name(other)),
+            format!(
+                "{} is not supported by this version of Roster",
+                roster_events::change_name(other)
+            ),
         ))),
         None => Ok(Decision::rejected(ScimError::invalid_syntax("the event states no change"))),
     }

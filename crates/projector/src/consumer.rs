@@ -9,17 +9,18 @@
 //!   `NOTIFY`s; a failed transaction is retried with backoff, never skipped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel::Connection;
+use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
 use roster_platform::Shutdown;
 use roster_store::offsets::{self, Position};
 use roster_store::outcomes::{self, OutcomeRow};
@@ -36,6 +37,17 @@ pub struct ConsumerOptions {
     pub topic: String,
     pub max_batch: usize,
     pub linger: Duration,
+}
+
+/// Counters of what this process did, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events applied (an outcome recorded), by this process.
+    pub events_applied: AtomicU64,
+    /// Events delivered again after they had been applied, and skipped.
+    pub events_skipped: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
 }
 
 /// One message, copied out of librdkafka's buffer.
@@ -77,7 +89,8 @@ impl ConsumerContext for ProjectorContext {
                         TopicPartitionList::new()
                     }
                 };
-                let partitions: Vec<i32> = assignment.elements().iter().map(|e| e.partition()).collect();
+                let partitions: Vec<i32> =
+                    assignment.elements().iter().map(|e| e.partition()).collect();
                 tracing::info!(kafka.partitions = ?partitions, "partitions assigned");
                 if let Err(error) = consumer.assign(&assignment) {
                     tracing::error!(%error, "could not take the partition assignment");
@@ -112,8 +125,11 @@ impl ProjectorContext {
         let mut verify = lock(&self.verify);
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         for partition in partitions {
-            let (log_start, log_end) =
-                consumer.fetch_watermarks(&self.options.topic, partition, Duration::from_secs(10))?;
+            let (log_start, log_end) = consumer.fetch_watermarks(
+                &self.options.topic,
+                partition,
+                Duration::from_secs(10),
+            )?;
             let offset = match stored.get(&partition) {
                 None => Offset::Beginning,
                 Some(position) => {
@@ -122,7 +138,11 @@ impl ProjectorContext {
                         return Err(ProjectorError::LogBehind { partition, stored: next, log_end });
                     }
                     if next < log_start {
-                        return Err(ProjectorError::LogTruncated { partition, stored: next, log_start });
+                        return Err(ProjectorError::LogTruncated {
+                            partition,
+                            stored: next,
+                            log_start,
+                        });
                     }
                     match position.last_event_id {
                         // Re-read the last applied event to prove this is the same log.
@@ -156,7 +176,9 @@ impl ProjectorContext {
                 found: match (record.offset == offset, found) {
                     (true, Some(id)) => id.to_string(),
                     (true, None) => "an undecodable event".to_string(),
-                    (false, _) => format!("missing (the next event is at offset {})", record.offset),
+                    (false, _) => {
+                        format!("missing (the next event is at offset {})", record.offset)
+                    }
                 },
             });
         }
@@ -170,6 +192,7 @@ pub fn run(
     brokers_config: rdkafka::ClientConfig,
     pool: PgPool,
     options: ConsumerOptions,
+    stats: Arc<Stats>,
     shutdown: Shutdown,
 ) -> Result<(), ProjectorError> {
     let context = ProjectorContext {
@@ -196,6 +219,11 @@ pub fn run(
         loop {
             match apply_batch(&pool, &options, &batch) {
                 Ok(applied) => {
+                    stats.events_applied.fetch_add(applied as u64, Ordering::Relaxed);
+                    stats
+                        .events_skipped
+                        .fetch_add((batch.len() - applied) as u64, Ordering::Relaxed);
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(events = applied, "batch committed");
                     break;
                 }
@@ -254,7 +282,8 @@ fn gather(
     Ok(())
 }
 
-/// Apply a batch in one transaction. Returns how many events were applied (not skipped).
+/// Apply a batch in one transaction. Returns how many events were applied (not skipped;
+/// an undecodable event counts as applied: its position is consumed).
 fn apply_batch(
     pool: &PgPool,
     options: &ConsumerOptions,
@@ -268,6 +297,7 @@ fn apply_batch(
     let conn: &mut PgConnection = &mut conn;
     conn.transaction(|conn| {
         let mut outcome_rows = Vec::with_capacity(batch.len());
+        let mut consumed = 0;
         for (partition, records) in by_partition {
             let stored = offsets::lock(conn, &options.group, &options.topic, partition)?;
             let mut next = stored.map(|p| p.next_offset);
@@ -279,10 +309,16 @@ fn apply_batch(
                 if let Some(n) = next
                     && record.offset > n
                 {
-                    tracing::warn!(kafka.partition = partition, expected = n, found = record.offset, "gap in the log's offsets");
+                    tracing::warn!(
+                        kafka.partition = partition,
+                        expected = n,
+                        found = record.offset,
+                        "gap in the log's offsets"
+                    );
                 }
                 last_event_id = apply_record(conn, record, &mut outcome_rows)?;
                 next = Some(record.offset + 1);
+                consumed += 1;
             }
             if let Some(next_offset) = next {
                 offsets::store(
@@ -296,7 +332,7 @@ fn apply_batch(
         outcomes::insert_all(conn, &outcome_rows)?;
         let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
         outcomes::notify(conn, &ids)?;
-        Ok(outcome_rows.len())
+        Ok(consumed)
     })
 }
 

@@ -1,14 +1,16 @@
 //! Building and running the projector.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use roster_platform::{Settings, Shutdown, kafka};
 use roster_store::PgPool;
 
-use crate::consumer::{self, ConsumerOptions};
+use crate::consumer::{self, ConsumerOptions, Stats};
 use crate::error::ProjectorError;
 
 pub struct Application {
+    stats: Arc<Stats>,
     pool: PgPool,
     config: rdkafka::ClientConfig,
     options: ConsumerOptions,
@@ -18,9 +20,14 @@ impl Application {
     /// Connect to Postgres and make sure the change topic exists.
     pub async fn build(settings: Settings) -> Result<Application, ProjectorError> {
         let pool = roster_store::connect(&settings.database.url, 4)?;
-        kafka::ensure_topic(&settings.kafka, &settings.kafka.changes_topic, settings.kafka.partitions)
-            .await?;
+        kafka::ensure_topic(
+            &settings.kafka,
+            &settings.kafka.changes_topic,
+            settings.kafka.partitions,
+        )
+        .await?;
         Ok(Application {
+            stats: Arc::default(),
             pool,
             config: kafka::consumer_config(&settings.kafka, &settings.kafka.projector_group),
             options: ConsumerOptions {
@@ -32,13 +39,18 @@ impl Application {
         })
     }
 
+    /// What this process has done so far.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
     /// Consume until `shutdown`; an error means the projector must not go on (see
     /// [`ProjectorError`]).
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), ProjectorError> {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            consumer::run(self.config, self.pool, self.options, shutdown)
+            consumer::run(self.config, self.pool, self.options, self.stats, shutdown)
         })
         .await
         .map_err(|e| ProjectorError::Worker(e.to_string()))?

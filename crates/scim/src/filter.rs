@@ -30,7 +30,7 @@ mod eval;
 mod parse;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 

@@ -19,7 +19,7 @@ use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::patch::{self, PatchOp, PatchOpKind};
 use crate::schema::{self, GROUP};
-use crate::user::Meta;
+use crate::user::{ENTERPRISE_USER_SCHEMA, Meta};
 
 /// The URN of the core Group schema.
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -376,6 +376,14 @@ pub fn apply_to_group(group: &Group, ops: &[PatchOp]) -> Result<Group, ScimError
     let (others, _members) = split_group_ops(ops)?;
     let mut resource = group.0.clone();
     for op in &others {
+        if let Some(path) = &op.path
+            && path.attr.urn.as_deref() == Some(ENTERPRISE_USER_SCHEMA)
+        {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidPath,
+                format!("{path} is not a Group attribute"),
+            ));
+        }
         patch::apply(&mut resource, op, group_attribute)?;
     }
     Group::from_request(Value::Object(resource)).map(|(group, _)| group)

@@ -7,6 +7,35 @@
 //! 2. [`apply_to_user`] (and [`crate::group::apply_to_group`]) applies operations, in order, to a
 //!    copy of the stored resource. The projector does this, deterministically, in log order.
 //!
+//! ```
+//! use roster_scim::patch::{PatchOp, PatchRequest, apply_to_user};
+//! use roster_scim::user::User;
+//! use serde_json::json;
+//!
+//! // Gateway: validate and normalise (Entra's default dialect: "Replace", "False").
+//! let ops = PatchRequest::parse(&json!({
+//!     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+//!     "Operations": [
+//!         {"op": "Replace", "path": "active", "value": "False"},
+//!         {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "a@contoso.com"}
+//!     ]
+//! }))?;
+//! let parts: Vec<_> = ops.iter().map(PatchOp::to_parts).collect();
+//! assert_eq!(parts[0].1.as_deref(), Some("active"));
+//! assert_eq!(parts[0].2.as_deref(), Some("false"));
+//!
+//! // Projector: rebuild the operations from the change log and apply them.
+//! let ops = parts
+//!     .iter()
+//!     .map(|(kind, path, value)| PatchOp::from_parts(*kind, path.as_deref(), value.as_deref()))
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! let user = User::from_request(json!({"userName": "a@contoso.com"}))?;
+//! let user = apply_to_user(&user, &ops)?;
+//! assert!(!user.active());
+//! assert_eq!(user.as_json()["emails"], json!([{"type": "work", "value": "a@contoso.com"}]));
+//! # Ok::<(), roster_scim::ScimError>(())
+//! ```
+//!
 //! # Normalisation (quirk numbers of `reference/entra-behaviour.md` §4)
 //!
 //! - `op` in any case (Q1); `Operations`, `op`, `path`, `value` keys in any case.
@@ -41,6 +70,18 @@
 //!   values (Q3); the RFC would remove all of them.
 //! - `remove` with a filter that matches nothing is `400 noTarget` (RFC table 9), but `remove`
 //!   of an attribute that has no value is a no-op.
+//!
+//! # Other decisions
+//!
+//! - Attributes outside the schemas are patched like known ones (a POST keeps them too); only
+//!   `id` and `meta` (`400 mutability`), a User's `groups` (`400 mutability`) and URNs that are
+//!   not schema URNs (`400 invalidPath`) are refused.
+//! - `add`/`replace` of a complex attribute merges sub-attributes (RFC), except that a reference
+//!   whose `value` changes (`manager`) is replaced whole.
+//! - `add` to a multi-valued attribute merges an element into an existing one with the same
+//!   `value` (case-insensitively) instead of duplicating it; at most one element stays
+//!   `primary: true`, the one the operation made primary.
+//! - An empty `Operations` list is `400 invalidSyntax` (RFC: "one or more").
 
 use std::fmt;
 use std::str::FromStr;
@@ -342,6 +383,26 @@ pub(crate) fn normalise(op: PatchOp) -> Result<Vec<PatchOp>, ScimError> {
         }
         return Ok(out);
     };
+    // A whole schema as the path (`"path": "urn:…:enterprise:2.0:User"`, value an object of its
+    // attributes): read like a path-less operation on `{urn: value}`.
+    if path.filter.is_none() && path.attr.sub_attr.is_none() {
+        let urn = path.attr.to_string();
+        if schema::is_schema_urn(&urn) {
+            return match (op.op, op.value) {
+                (PatchOpKind::Remove, _) => Err(invalid_path(format!(
+                    "remove the attributes of {urn} one by one, not the whole schema"
+                ))),
+                (kind, Some(value @ Value::Object(_))) => {
+                    let mut wrapped = Map::new();
+                    wrapped.insert(urn, value);
+                    normalise(PatchOp { op: kind, path: None, value: Some(Value::Object(wrapped)) })
+                }
+                (kind, _) => Err(ScimError::invalid_value(format!(
+                    "{kind} of {urn} requires an object value"
+                ))),
+            };
+        }
+    }
     normalise_with_path(op.op, path, op.value)
 }
 
@@ -788,7 +849,14 @@ fn set(
             }
         }
         (Shape::Complex, None) => match (container.get_mut(key), value) {
-            (Some(Value::Object(current)), Value::Object(value)) => merge(current, value),
+            // RFC 7644: sub-attributes not given are left unchanged. But a reference to another
+            // resource (`manager`) is replaced whole when its `value` changes, so that the old
+            // `$ref` and `displayName` do not stay behind.
+            (Some(Value::Object(current)), Value::Object(value))
+                if !refers_elsewhere(current, &value) =>
+            {
+                merge(current, value)
+            }
             (_, value) => {
                 container.insert(key.to_string(), value);
             }
@@ -953,6 +1021,12 @@ fn single_primary(elements: &mut [Value], preferred: &[usize]) {
     }
 }
 
+/// Whether `new` has a `value` different from the one of `current`.
+fn refers_elsewhere(current: &Map<String, Value>, new: &Map<String, Value>) -> bool {
+    let value = |m: &Map<String, Value>| get(m, "value").cloned();
+    value(new).is_some_and(|new| value(current).is_some_and(|current| current != new))
+}
+
 /// Whether an element says `primary: true` (or `"True"`).
 fn is_primary(element: &Value) -> bool {
     element.as_object().and_then(|e| e.iter().find(|(k, _)| is(k, "primary"))).is_some_and(
@@ -1046,4 +1120,4 @@ fn no_target(path: &PatchPath) -> ScimError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

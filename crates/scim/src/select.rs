@@ -410,6 +410,21 @@ mod tests {
         assert_eq!(out, json!({"schemas": [], "id": "g", "displayName": "G"}));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn selection_never_panics(
+            attributes in proptest::option::of("[a-zA-Z.:, $\\[\\]]{0,30}"),
+            excluded in proptest::option::of("[a-zA-Z.:, $]{0,30}"),
+            resource in crate::patch::tests::json_value(),
+        ) {
+            if let Ok(selection) = AttributeSelection::parse(attributes.as_deref(), excluded.as_deref()) {
+                let _ = selection.apply(&resource);
+                let _ = selection.apply(&user());
+                let _ = selection.wants_members();
+            }
+        }
+    }
+
     #[test]
     fn bad_names_are_invalid_paths() {
         for bad in ["a b", "name[", "1x", "a..b"] {

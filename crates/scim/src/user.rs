@@ -3,8 +3,12 @@
 //! A request body becomes a [`User`] through [`User::from_request`], which applies Entra's
 //! leniencies (quirks Q2, Q10, Q11, Q12, Q13 of `reference/entra-behaviour.md`): attribute names
 //! in any case, `meta`/`id`/nulls ignored, booleans sent as `"True"`/`"False"`, unknown schema
-//! URIs ignored, extension objects accepted whether or not `schemas` lists them. The result is
-//! the canonical JSON that the change log carries and Postgres stores, without `id` and `meta`.
+//! URIs ignored, extension objects accepted whether or not `schemas` lists them, the enterprise
+//! `manager` as an object, a bare id or a one-element list (Q8; empty means absent), and role
+//! elements whose `value` is a JSON object in a string unwrapped, `displayName` read as
+//! `display` (Q9). The result is the canonical JSON that the change log carries and Postgres
+//! stores, without `id` and `meta`. PATCH results go through the same validation
+//! ([`crate::patch::apply_to_user`]).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -102,14 +106,17 @@ impl User {
         }
     }
 
+    /// The `userName` (unique per directory, compared case-insensitively).
     pub fn user_name(&self) -> &str {
         self.0.get("userName").and_then(Value::as_str).unwrap_or_default()
     }
 
+    /// The `externalId` (Entra: by default the user's mailNickname, or its objectId).
     pub fn external_id(&self) -> Option<&str> {
         self.0.get("externalId").and_then(Value::as_str)
     }
 
+    /// The `displayName`.
     pub fn display_name(&self) -> Option<&str> {
         self.0.get("displayName").and_then(Value::as_str)
     }
@@ -129,6 +136,7 @@ impl User {
         Value::Object(self.0.clone())
     }
 
+    /// The canonical stored form, consuming the user.
     pub fn into_json(self) -> Value {
         Value::Object(self.0)
     }
@@ -139,9 +147,13 @@ impl User {
     /// people expect is restored: `schemas`, `id`, `externalId`, `userName`, the rest, `meta`.
     pub fn to_resource(&self, id: &str, meta: &Meta) -> Value {
         let mut out = Map::new();
-        out.insert("schemas".into(), self.0.get("schemas").cloned().unwrap_or_else(|| {
-            Value::Array(vec![Value::String(USER_SCHEMA.into())])
-        }));
+        out.insert(
+            "schemas".into(),
+            self.0
+                .get("schemas")
+                .cloned()
+                .unwrap_or_else(|| Value::Array(vec![Value::String(USER_SCHEMA.into())])),
+        );
         out.insert("id".into(), Value::String(id.into()));
         for key in ["externalId", "userName"] {
             if let Some(value) = self.0.get(key) {
@@ -159,10 +171,12 @@ impl User {
 }
 
 impl Meta {
+    /// The weak ETag of this version: `W/"<version>"`.
     pub fn etag(&self) -> String {
         format!("W/\"{}\"", self.version)
     }
 
+    /// The `meta` attribute of a response (RFC 7643 §3.1), timestamps with milliseconds.
     pub fn to_json(&self, resource_type: &str) -> Value {
         serde_json::json!({
             "resourceType": resource_type,
@@ -175,7 +189,7 @@ impl Meta {
 }
 
 /// Normalise one attribute value against its kind.
-pub(crate) fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
+fn normalise(name: &str, kind: Kind, value: Value) -> Result<Value, ScimError> {
     match (kind, value) {
         (_, Value::Null) => Ok(Value::Null),
         (Kind::String, Value::String(s)) => Ok(Value::String(s)),

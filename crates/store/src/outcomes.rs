@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 use diesel::sql_types::Text;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::schema::event_outcomes;

@@ -138,7 +138,11 @@ pub async fn trace_request(
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
     span.in_scope(|| {
-        tracing::info!(http.status = status, latency_ms = started.elapsed().as_millis() as u64, "request")
+        tracing::info!(
+            http.status = status,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request"
+        )
     });
     response
 }

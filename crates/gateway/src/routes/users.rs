@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use roster_events::changes::v1::CreateUser;
 use roster_events::Change;
+use roster_events::changes::v1::CreateUser;
+use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::list::ListResponse;
 use roster_scim::user::{Meta, User};
-use roster_scim::ScimError;
 use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
@@ -29,8 +29,10 @@ pub async fn create(
     let body = read_json(payload, state.max_body_bytes).await?;
     let user = User::from_request(body)?;
     let id = Uuid::new_v4();
-    let change =
-        Change::CreateUser(CreateUser { id: id.to_string(), resource_json: user.as_json().to_string() });
+    let change = Change::CreateUser(CreateUser {
+        id: id.to_string(),
+        resource_json: user.as_json().to_string(),
+    });
     let outcome = state.submit(&principal, change, &req).await?;
     respond(&state, &principal, outcome)
 }
@@ -78,18 +80,27 @@ pub async fn list(
                 let rows = users::page(conn, directory_id, start_index - 1, count)?;
                 return Ok::<_, ApiError>((total, rows));
             }
-            Lookup::UserName(name) => users::find_by_user_name(conn, directory_id, &name)?.into_iter().collect(),
-            Lookup::ExternalId(external_id) => users::find_by_external_id(conn, directory_id, &external_id)?,
+            Lookup::UserName(name) => {
+                users::find_by_user_name(conn, directory_id, &name)?.into_iter().collect()
+            }
+            Lookup::ExternalId(external_id) => {
+                users::find_by_external_id(conn, directory_id, &external_id)?
+            }
             Lookup::Id(id) => users::find(conn, directory_id, id)?.into_iter().collect(),
             Lookup::Nothing => Vec::new(),
         };
         let total = matches.len() as i64;
-        let page = matches.into_iter().skip((start_index - 1) as usize).take(count as usize).collect();
+        let page =
+            matches.into_iter().skip((start_index - 1) as usize).take(count as usize).collect();
         Ok((total, page))
     })
     .await?;
     let resources = rows.iter().map(|row| render(&state, row)).collect();
-    let body = ListResponse { total_results: total.max(0) as u64, start_index: start_index as u64, resources };
+    let body = ListResponse {
+        total_results: total.max(0) as u64,
+        start_index: start_index as u64,
+        resources,
+    };
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
@@ -164,14 +175,14 @@ fn respond(
     principal: &Principal,
     outcome: OutcomeRow,
 ) -> Result<HttpResponse, ApiError> {
-    let status = StatusCode::from_u16(outcome.status as u16)
-        .map_err(|_| ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status)))?;
+    let status = StatusCode::from_u16(outcome.status as u16).map_err(|_| {
+        ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status))
+    })?;
     if !status.is_success() {
-        let error = outcome
-            .body
-            .as_ref()
-            .and_then(ScimError::from_body)
-            .unwrap_or_else(|| ScimError::new(status.as_u16(), None, "the change was rejected"));
+        let error =
+            outcome.body.as_ref().and_then(ScimError::from_body).unwrap_or_else(|| {
+                ScimError::new(status.as_u16(), None, "the change was rejected")
+            });
         return Err(ApiError::Scim(error));
     }
     let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {

@@ -28,7 +28,7 @@ fn urn() -> impl Strategy<Value = String> {
         .prop_map(|(scheme, parts)| format!("{scheme}:{}", parts.join(":")))
 }
 
-fn attr_path() -> impl Strategy<Value = AttrPath> {
+pub(crate) fn attr_path() -> impl Strategy<Value = AttrPath> {
     (prop::option::weighted(0.2, urn()), attr_name(), prop::option::of(attr_name()))
         .prop_map(|(urn, attr, sub_attr)| AttrPath { urn, attr, sub_attr })
 }
@@ -62,7 +62,7 @@ fn leaf() -> impl Strategy<Value = Filter> {
 }
 
 /// Filters without value paths: what may appear inside `attr[…]`.
-fn value_filter() -> impl Strategy<Value = Filter> {
+pub(crate) fn value_filter() -> impl Strategy<Value = Filter> {
     leaf().prop_recursive(3, 12, 2, |inner| {
         prop_oneof![
             (inner.clone(), inner.clone()).prop_map(|(l, r)| l.and(r)),

@@ -301,10 +301,42 @@ fn group_patch_errors() {
         (json!([{"op": "remove", "path": "displayName"}]), ScimType::InvalidValue),
         (json!([{"op": "replace", "path": "displayName", "value": 3}]), ScimType::InvalidValue),
         (json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability),
+        (json!([{"op": "add", "path": "manager", "value": "m"}]), ScimType::InvalidPath),
     ] {
         let err = PatchRequest::parse(&ops(operations.clone()))
             .and_then(|ops| apply_to_group(&group(), &ops))
             .unwrap_err();
         assert_eq!(err.scim_type, Some(scim_type), "{operations}");
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::patch::tests::{json_value, operation};
+
+    proptest! {
+        #[test]
+        fn group_parsing_and_patching_never_panic(
+            body in json_value(),
+            operations in prop::collection::vec(operation(), 1..5),
+            members in prop::collection::vec(json_value(), 0..4),
+        ) {
+            let _ = Group::from_request(body);
+            let _ = Group::from_request(json!({"displayName": "G", "members": members}));
+            let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations});
+            if let Ok(ops) = PatchRequest::parse(&body)
+                && let Ok((others, changes)) = split_group_ops(&ops)
+            {
+                let mut current = Vec::new();
+                for change in &changes {
+                    change.apply_to(&mut current);
+                }
+                if let Ok(patched) = apply_to_group(&group(), &others) {
+                    prop_assert_eq!(Group::from_request(patched.as_json()).unwrap().0, patched);
+                }
+            }
+        }
     }
 }

@@ -304,6 +304,24 @@ fn s8_8_add_replace_and_remove_manager_like_the_validator() {
 }
 
 #[test]
+fn replacing_the_manager_replaces_the_reference_whole() {
+    let start = json!({"userName": "u", ENT: {"manager": {"value": "m1", "$ref": "../Users/m1", "displayName": "M1"}}});
+    let user = patch(
+        start.clone(),
+        ops(json!([{"op": "replace", "path": "manager", "value": {"value": "m2"}}])),
+    );
+    assert_eq!(user[ENT]["manager"], json!({"value": "m2"}));
+    let user = patch(
+        start,
+        ops(json!([{"op": "replace", "path": "manager", "value": {"displayName": "Boss"}}])),
+    );
+    assert_eq!(
+        user[ENT]["manager"],
+        json!({"value": "m1", "$ref": "../Users/m1", "displayName": "Boss"})
+    );
+}
+
+#[test]
 fn empty_manager_in_every_shape_removes_it() {
     let with_manager = json!({"userName": "u", ENT: {"manager": {"value": "m"}}});
     for (path, value) in [
@@ -619,6 +637,26 @@ fn replace_with_filter_keeps_siblings_and_sub_attribute_replace_on_all() {
 }
 
 #[test]
+fn a_schema_urn_as_path_patches_its_attributes() {
+    let user = patch(
+        created(),
+        ops(json!([
+            {"op": "replace", "path": ENT, "value": {"department": "D", "manager": "m"}},
+            {"op": "add", "path": USER_SCHEMA, "value": {"title": "T"}}
+        ])),
+    );
+    assert_eq!(user[ENT], json!({"department": "D", "manager": {"value": "m"}}));
+    assert_eq!(user["title"], "T");
+    for (operation, scim_type) in [
+        (json!({"op": "remove", "path": ENT}), ScimType::InvalidPath),
+        (json!({"op": "add", "path": ENT, "value": "x"}), ScimType::InvalidValue),
+    ] {
+        let err = PatchRequest::parse(&ops(json!([operation]))).unwrap_err();
+        assert_scim_type(&err, scim_type);
+    }
+}
+
+#[test]
 fn legacy_dot_form_and_canonical_paths() {
     let ops_ = PatchRequest::parse(&ops(json!([
         {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department", "value": "D"},
@@ -770,7 +808,7 @@ fn remove_of_a_missing_attribute_is_a_no_op() {
 // ---------------------------------------------------------------------------------------------
 // properties
 
-fn json_value() -> impl Strategy<Value = Value> {
+pub(crate) fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -817,6 +855,7 @@ fn key() -> impl Strategy<Value = String> {
 
 fn path_text() -> impl Strategy<Value = String> {
     prop_oneof![
+        4 =>
         prop::sample::select(vec![
             "userName",
             "active",
@@ -846,15 +885,32 @@ fn path_text() -> impl Strategy<Value = String> {
             "groups",
         ])
         .prop_map(str::to_owned),
-        "[a-zA-Z.\\[\\]\" =]{0,16}",
+        1 => "[a-zA-Z.\\[\\]\" =]{0,16}",
     ]
 }
 
-fn operation() -> impl Strategy<Value = Value> {
+/// Values of the shapes PATCH operations usually carry.
+fn plausible_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        "[a-z]{1,6}".prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(json!("False")),
+        Just(json!([{"value": "v", "type": "work", "primary": true}])),
+        Just(json!([{"value": "{\"id\":\"1\",\"value\":\"R\",\"displayName\":\"R\"}"}])),
+        Just(json!({"value": "m"})),
+        Just(json!({"value": ""})),
+        Just(json!({"givenName": "G"})),
+        Just(json!({"displayName": "D", "name.givenName": "g", ENT: {"department": "x"}})),
+    ]
+}
+
+pub(crate) fn operation() -> impl Strategy<Value = Value> {
     (
-        prop::sample::select(vec!["add", "Add", "replace", "REPLACE", "remove", "Remove", "x"]),
-        prop::option::of(path_text()),
-        prop::option::of(json_value()),
+        prop::sample::select(vec![
+            "add", "Add", "replace", "REPLACE", "remove", "Remove", "add", "x",
+        ]),
+        prop::option::weighted(0.9, path_text()),
+        prop::option::weighted(0.9, prop_oneof![plausible_value(), json_value()]),
     )
         .prop_map(|(op, path, value)| {
             let mut o = serde_json::Map::new();
@@ -918,9 +974,55 @@ proptest! {
     }
 
     #[test]
+    fn canonical_operations_are_a_fixed_point(operations in prop::collection::vec(operation(), 1..4)) {
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations});
+        if let Ok(ops) = PatchRequest::parse(&body) {
+            for op in ops {
+                prop_assert_eq!(normalise(op.clone()).unwrap(), vec![op]);
+            }
+        }
+    }
+
+    #[test]
+    fn any_patch_op_round_trips_through_the_change_log(
+        kind in prop::sample::select(PatchOpKind::ALL.to_vec()),
+        attr in crate::filter::proptests::attr_path(),
+        filter in prop::option::of(crate::filter::proptests::value_filter()),
+        value in prop::option::of(json_value()),
+        with_path in any::<bool>(),
+    ) {
+        let path = with_path.then_some(PatchPath { attr, filter });
+        let op = PatchOp::new(kind, path, value);
+        let (kind, path, value) = op.to_parts();
+        prop_assert_eq!(PatchOp::from_parts(kind, path.as_deref(), value.as_deref()).unwrap(), op);
+    }
+
+    #[test]
     fn parsed_paths_round_trip(text in path_text()) {
         if let Ok(path) = PatchPath::parse(&text) {
             prop_assert_eq!(PatchPath::parse(&path.to_string()).unwrap(), path);
         }
     }
+}
+
+/// Not a property: a guard that the generators above reach `apply_to_user` often enough for
+/// `parse_and_apply_never_panic` to mean something.
+#[test]
+fn generated_operations_often_apply() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let user = User::from_request(created()).unwrap();
+    let strategy = prop::collection::vec(operation(), 1..4);
+    let mut applied = 0;
+    for _ in 0..500 {
+        let operations = strategy.new_tree(&mut runner).unwrap().current();
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations});
+        if let Ok(ops) = PatchRequest::parse(&body)
+            && apply_to_user(&user, &ops).is_ok()
+        {
+            applied += 1;
+        }
+    }
+    assert!(applied > 50, "only {applied} of 500 generated requests applied");
 }

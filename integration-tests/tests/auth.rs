@@ -1,0 +1,70 @@
+//! Bearer-token authentication: every failure is a SCIM 401 and publishes nothing.
+
+use std::time::Duration;
+
+use roster_integration_tests::{TestApp, entra_user, eventually};
+use roster_store::control;
+use serde_json::Value;
+
+async fn post_with(app: &TestApp, url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.post(format!("{url}/Users")).json(&entra_user("intruder"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_401(response: reqwest::Response) {
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "401");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_wrong_and_foreign_tokens_are_401_and_publish_nothing() {
+    let app = TestApp::spawn().await;
+    let url = app.scim_url();
+    assert_401(post_with(&app, &url, None).await).await;
+    assert_401(post_with(&app, &url, Some("not-a-token")).await).await;
+    // Right shape, signed with another key.
+    let forged = roster_platform::tokens::issue(
+        &secrecy::SecretString::from("f".repeat(48)),
+        app.directory_id,
+        app.token_id,
+        0,
+        None,
+    )
+    .unwrap();
+    assert_401(post_with(&app, &url, Some(secrecy::ExposeSecret::expose_secret(&forged))).await)
+        .await;
+    // A valid token of another directory of the same tenant ("advisors" vs "rooms").
+    let other = control::ensure_directory(&mut app.db.conn(), app.tenant_id, "rooms").unwrap();
+    let (_, other_token) = app.issue_token(other.id);
+    assert_401(post_with(&app, &url, Some(&other_token)).await).await;
+    // ... which does open its own directory.
+    let other_url = format!("{}/scim/v2/{}", app.base_url, other.id);
+    assert_eq!(post_with(&app, &other_url, Some(&other_token)).await.status(), 201);
+    // A valid token on a directory path that is not a UUID.
+    assert_401(post_with(&app, &format!("{}/scim/v2/nope", app.base_url), Some(&app.token)).await)
+        .await;
+    // Reads are protected too.
+    let response = app.client.get(format!("{url}/Users")).send().await.unwrap();
+    assert_401(response).await;
+
+    assert_eq!(app.published_count().await, 1, "only the authorised create was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_token_is_refused_within_seconds() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/Users").await.status(), 200);
+    assert!(control::revoke_token(&mut app.db.conn(), app.token_id).unwrap());
+    // Pushed by NOTIFY to the gateway's token cache: no need to wait for its TTL.
+    eventually(Duration::from_secs(3), "revocation to take effect", || async {
+        (app.get("/Users").await.status() == 401).then_some(())
+    })
+    .await;
+    assert_401(post_with(&app, &app.scim_url(), Some(&app.token)).await).await;
+    assert_eq!(app.published_count().await, 0);
+}
