@@ -1,0 +1,69 @@
+# Roster. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO_JOBS ?= $(shell nproc)
+export CARGO_BUILD_JOBS := $(CARGO_JOBS)
+# Where tests find Postgres and the broker (started by `make stack` if not running).
+export ROSTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export ROSTER_TEST_KAFKA ?= 127.0.0.1:9092
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Build and run the whole stack (Postgres, Nisshi, gateway, projector); prints Tenant URL and Secret Token
+	@scripts/run.sh
+
+.PHONY: stop
+stop: ## Stop a `make run` left in the background (normally Ctrl-C does it)
+	@-pkill -TERM -f 'target/(release|debug)/roster-(gateway|projector)' || true
+	@scripts/stack.sh broker-stop $(CURDIR)/.roster/broker
+
+.PHONY: build
+build: ## Build every binary (release)
+	cargo build --release --bins
+
+.PHONY: stack
+stack: ## Make sure Postgres and a test broker (Nisshi, memory storage) are up
+	@scripts/stack.sh postgres
+	@scripts/stack.sh broker-memory
+
+.PHONY: test
+test: lint test-unit test-integration test-run ## Everything: lint, unit, integration, `make run` smoke test
+
+.PHONY: lint
+lint: ## rustfmt check, clippy -D warnings, crate boundaries, schema.rs drift
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/check-boundaries.sh
+	@scripts/stack.sh postgres
+	scripts/check-schema.sh
+
+.PHONY: test-unit
+test-unit: ## Unit and property tests of every crate (no services needed)
+	cargo test --workspace --exclude roster-integration-tests
+
+.PHONY: test-integration
+test-integration: stack ## Integration tests against the real Postgres and broker
+	cargo test -p roster-integration-tests --test integration
+
+.PHONY: test-run
+test-run: stack ## `make run` twice with Ctrl-C between: prints the two lines, creates, keeps users
+	scripts/test-make-run.sh
+
+.PHONY: migrate
+migrate: ## Apply migrations to ROSTER__DATABASE__URL (default: the local `roster` database)
+	@scripts/stack.sh postgres
+	cargo run --quiet --bin roster -- migrate --create-database
+
+.PHONY: schema
+schema: ## Regenerate crates/store/src/schema.rs from the migrations
+	scripts/check-schema.sh --write
+
+.PHONY: bench
+bench: ## Benchmarks (results go to docs/benchmarks.md by hand, with this command)
+	@scripts/stack.sh postgres
+	scripts/bench.sh

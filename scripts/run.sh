@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make run`: the whole stack in the foreground, ready for Entra.
+# stdout carries exactly two lines, "Tenant URL: …" and "Secret Token: …"; logs go to stderr.
+# Ctrl-C (or SIGTERM) stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROFILE=${PROFILE:-release}
+DATA=${ROSTER_DATA_DIR:-$PWD/.roster}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+GATEWAY_PORT=${GATEWAY_PORT:-8080}
+export KAFKA_PORT
+export ROSTER__DATABASE__URL=${ROSTER__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/roster}
+export ROSTER__KAFKA__BROKERS=${ROSTER__KAFKA__BROKERS:-127.0.0.1:$KAFKA_PORT}
+export ROSTER__GATEWAY__PORT=$GATEWAY_PORT
+case $PROFILE in dev) BIN=target/debug ;; *) BIN=target/$PROFILE ;; esac
+
+log() { echo "run: $*" >&2; }
+pids=()
+started_broker=0
+
+stop_all() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$started_broker" = 1 ]; then scripts/stack.sh broker-stop "$DATA/broker"; fi
+  log "stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+scripts/stack.sh postgres
+log "building ($PROFILE)"
+cargo build --profile "$PROFILE" --bins --quiet >&2
+mkdir -p "$DATA"
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then started_broker=1; fi
+scripts/stack.sh broker-durable "$DATA/broker"
+
+"$BIN/roster" migrate --create-database >&2
+
+# Each service logs to stderr, prefixed with its name.
+start() { # name binary
+  "$BIN/$2" > >(sed -u "s/^/[$1] /" >&2) 2>&1 &
+  pids+=($!)
+}
+start projector roster-projector
+start gateway roster-gateway
+
+deadline=$((SECONDS + 60))
+until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null 2>&1; do
+  if ((SECONDS >= deadline)); then log "the gateway did not become ready"; exit 1; fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { log "a service exited during start-up"; exit 1; }
+  done
+  sleep 0.2
+done
+
+"$BIN/roster" dev bootstrap --state-file "$DATA/demo-token"
+log "ready; Ctrl-C stops everything"
+
+# Stay in the foreground until a service exits or we are interrupted.
+wait -n "${pids[@]}" || true
+log "a service exited"
+exit 1

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The local stack Roster needs: Postgres and a Kafka-protocol broker (Nisshi).
+# Idempotent: what is already running is reused. Sourced by the Makefile's recipes:
+#   scripts/stack.sh postgres            make sure Postgres answers at ROSTER_PG_HOST:ROSTER_PG_PORT
+#   scripts/stack.sh nisshi              install Nisshi (once, into a cache later runs reuse)
+#   scripts/stack.sh diesel-cli          install diesel_cli (schema drift check); prints its path
+#   scripts/stack.sh broker-memory       start a memory broker for tests on KAFKA_PORT (if none)
+#   scripts/stack.sh broker-durable DIR  start a SQLite-backed broker in DIR on KAFKA_PORT
+#   scripts/stack.sh broker-stop DIR     stop the broker started with that DIR
+set -euo pipefail
+
+NISSHI_VERSION=0.8.1
+ROSTER_CACHE=${ROSTER_CACHE:-$HOME/.cache/roster}
+NISSHI_ROOT=$ROSTER_CACHE/nisshi-$NISSHI_VERSION
+NISSHI_BIN=$NISSHI_ROOT/bin/nisshi
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+ROSTER_PG_HOST=${ROSTER_PG_HOST:-127.0.0.1}
+ROSTER_PG_PORT=${ROSTER_PG_PORT:-5432}
+
+say() { echo "stack: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port seconds what
+  local deadline=$((SECONDS + $3))
+  until port_open "$1" "$2"; do
+    if ((SECONDS >= deadline)); then say "$4 did not come up on $1:$2 within $3 s"; return 1; fi
+    sleep 0.2
+  done
+}
+
+postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h "$ROSTER_PG_HOST" -p "$ROSTER_PG_PORT"; then
+    return 0
+  fi
+  if port_open "$ROSTER_PG_HOST" "$ROSTER_PG_PORT"; then return 0; fi
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    say "starting Postgres $version (pg_ctlcluster)"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    wait_port "$ROSTER_PG_HOST" "$ROSTER_PG_PORT" 30 Postgres
+    return 0
+  fi
+  say "Postgres is not running on $ROSTER_PG_HOST:$ROSTER_PG_PORT and is not installed."
+  say "Install it (Debian: apt-get install postgresql) or point ROSTER__DATABASE__URL at one."
+  return 1
+}
+
+nisshi() {
+  if [ -x "$NISSHI_BIN" ]; then return 0; fi
+  say "installing Nisshi $NISSHI_VERSION into $NISSHI_ROOT (once; about 10 minutes)"
+  cargo install nisshi --version "$NISSHI_VERSION" --locked --ignore-rust-version \
+    --root "$NISSHI_ROOT" --jobs "$(nproc)" >&2
+}
+
+DIESEL_CLI_VERSION=2.3.14
+DIESEL_BIN=$ROSTER_CACHE/diesel-cli-$DIESEL_CLI_VERSION/bin/diesel
+
+diesel_cli() {
+  if [ -x "$DIESEL_BIN" ]; then return 0; fi
+  say "installing diesel_cli $DIESEL_CLI_VERSION (postgres only) into the cache (once)"
+  cargo install diesel_cli --version "$DIESEL_CLI_VERSION" --no-default-features --features postgres \
+    --locked --root "$ROSTER_CACHE/diesel-cli-$DIESEL_CLI_VERSION" >&2
+}
+
+start_broker() { # storage-url workdir
+  nisshi
+  mkdir -p "$2"
+  if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+    say "a broker already listens on $KAFKA_HOST:$KAFKA_PORT; using it"
+    return 0
+  fi
+  (cd "$2" && nohup "$NISSHI_BIN" broker \
+    --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
+    --storage-engine "$1" \
+    --group-initial-rebalance-delay 0s >"$2/nisshi.log" 2>&1 &
+    echo $! >"$2/nisshi.pid")
+  wait_port "$KAFKA_HOST" "$KAFKA_PORT" 30 Nisshi || { cat "$2/nisshi.log" >&2; return 1; }
+  say "Nisshi ($1) on $KAFKA_HOST:$KAFKA_PORT, pid $(cat "$2/nisshi.pid"), log $2/nisshi.log"
+}
+
+broker_stop() { # workdir
+  local pidfile=$1/nisshi.pid
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    say "stopped Nisshi (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  postgres) postgres ;;
+  nisshi) nisshi ;;
+  diesel-cli) diesel_cli; echo "$DIESEL_BIN" ;;
+  # sqlite:// paths are relative to the broker's working directory.
+  broker-memory) start_broker "memory://nisshi/" "${2:-${TMPDIR:-/tmp}/roster-test-broker}" ;;
+  broker-durable) start_broker "sqlite://nisshi.db" "${2:?data directory}" ;;
+  broker-stop) broker_stop "${2:?data directory}" ;;
+  *) echo "usage: $0 postgres|nisshi|diesel-cli|broker-memory [dir]|broker-durable dir|broker-stop dir" >&2; exit 2 ;;
+esac
