@@ -118,10 +118,10 @@ impl OutcomeHub {
                     ready.extend(
                         notification.payload.split(',').filter_map(|id| Uuid::parse_str(id).ok()),
                     );
-                } else if notification.channel == TOKENS_REVOKED_CHANNEL {
-                    if let Ok(id) = Uuid::parse_str(&notification.payload) {
-                        on_token_revoked(id);
-                    }
+                } else if notification.channel == TOKENS_REVOKED_CHANNEL
+                    && let Ok(id) = Uuid::parse_str(&notification.payload)
+                {
+                    on_token_revoked(id);
                 }
             }
             let wanted: Vec<Uuid> = {
