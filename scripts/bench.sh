@@ -14,6 +14,7 @@ export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__KAFKA__BROKERS=127.0.0.1:$KAFKA_PORT
 export ROSTER__GATEWAY__PORT=$GATEWAY_PORT
 export ROSTER__TELEMETRY__FILTER=warn
+BIN=${CARGO_TARGET_DIR:-target}/release
 pids=()
 
 cleanup() {
@@ -28,12 +29,12 @@ command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install
 scripts/stack.sh postgres
 cargo build --release --bins --quiet
 psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
-target/release/roster migrate --create-database >/dev/null 2>&1
+"$BIN"/roster migrate --create-database >/dev/null 2>&1
 scripts/stack.sh broker-memory "$WORK/broker"
-target/release/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
-target/release/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
+"$BIN"/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
+"$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
 until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null; do sleep 0.2; done
-target/release/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
+"$BIN"/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
 url=$(sed -n 's/^Tenant URL: //p' "$WORK/connection")
 export TOKEN
 TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/connection")

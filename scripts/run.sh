@@ -13,7 +13,8 @@ export KAFKA_PORT
 export ROSTER__DATABASE__URL=${ROSTER__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/roster}
 export ROSTER__KAFKA__BROKERS=${ROSTER__KAFKA__BROKERS:-127.0.0.1:$KAFKA_PORT}
 export ROSTER__GATEWAY__PORT=$GATEWAY_PORT
-case $PROFILE in dev) BIN=target/debug ;; *) BIN=target/$PROFILE ;; esac
+TARGET=${CARGO_TARGET_DIR:-target}
+case $PROFILE in dev) BIN=$TARGET/debug ;; *) BIN=$TARGET/$PROFILE ;; esac
 
 log() { echo "run: $*" >&2; }
 pids=()
