@@ -4,13 +4,13 @@
 //! A request registers its event id *before* publishing, so the notification cannot arrive
 //! first. libpq's notification API is non-blocking, so the hub runs on its own thread and polls:
 //! every millisecond while requests wait, every 50 ms when idle (token revocations still need
-//! prompt handling then). After every (re)connection it looks up the outcomes of all waiting
+//! prompt handling then), and a request registering while the hub idles wakes it at once. After every (re)connection it looks up the outcomes of all waiting
 //! requests, so a notification sent while it was disconnected is never lost.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -36,6 +36,8 @@ struct Inner {
     stop: AtomicBool,
     connected: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The hub's thread, to wake it from its idle wait when a request registers.
+    waker: OnceLock<Thread>,
 }
 
 /// A registered wait; dropping it unregisters.
@@ -54,6 +56,7 @@ impl OutcomeHub {
                 stop: AtomicBool::new(false),
                 connected: AtomicBool::new(false),
                 thread: Mutex::new(None),
+                waker: OnceLock::new(),
             }),
         };
         let worker = hub.clone();
@@ -61,7 +64,10 @@ impl OutcomeHub {
             .name("outcome-hub".into())
             .spawn(move || worker.run(&database_url, &on_token_revoked));
         match handle {
-            Ok(handle) => *lock(&hub.inner.thread) = Some(handle),
+            Ok(handle) => {
+                let _ = hub.inner.waker.set(handle.thread().clone());
+                *lock(&hub.inner.thread) = Some(handle);
+            }
             Err(error) => tracing::error!(%error, "could not start the outcome hub thread"),
         }
         hub
@@ -75,13 +81,23 @@ impl OutcomeHub {
     /// Register interest in the outcome of `event_id`. Call before publishing the event.
     pub fn register(&self, event_id: Uuid) -> Waiter {
         let (sender, receiver) = oneshot::channel();
-        lock(&self.inner.waiters).insert(event_id, sender);
+        let was_idle = {
+            let mut waiters = lock(&self.inner.waiters);
+            waiters.insert(event_id, sender);
+            waiters.len() == 1
+        };
+        if was_idle && let Some(thread) = self.inner.waker.get() {
+            thread.unpark();
+        }
         Waiter { event_id, receiver: Some(receiver), hub: self.clone() }
     }
 
     /// Stop the thread and wait for it.
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.inner.waker.get() {
+            thread.unpark();
+        }
         if let Some(handle) = lock(&self.inner.thread).take() {
             let _ = handle.join();
         }
@@ -129,8 +145,11 @@ impl OutcomeHub {
                 ready.into_iter().filter(|id| waiters.contains_key(id)).collect()
             };
             self.deliver(&mut conn, &wanted)?;
-            let idle = lock(&self.inner.waiters).is_empty();
-            std::thread::sleep(if idle { IDLE_POLL } else { BUSY_POLL });
+            if lock(&self.inner.waiters).is_empty() {
+                std::thread::park_timeout(IDLE_POLL);
+            } else {
+                std::thread::sleep(BUSY_POLL);
+            }
         }
         Ok(())
     }
