@@ -3,6 +3,8 @@
 //! A change that cannot be made (duplicate userName, unknown directory, invalid resource) is
 //! not an error but an outcome: the HTTP status and SCIM error the client receives.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use diesel::result::QueryResult;
@@ -39,9 +41,30 @@ impl Decision {
     }
 }
 
+/// What one batch's transaction has already looked up.
+#[derive(Debug, Default)]
+pub struct BatchCache {
+    directories: HashMap<Uuid, bool>,
+}
+
+impl BatchCache {
+    fn directory_exists(&mut self, conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
+        if let Some(&exists) = self.directories.get(&id) {
+            return Ok(exists);
+        }
+        let exists = control::find_directory(conn, id)?.is_some();
+        self.directories.insert(id, exists);
+        Ok(exists)
+    }
+}
+
 /// Apply one event inside the caller's transaction.
-pub fn apply(conn: &mut PgConnection, event: &DecodedChange) -> QueryResult<Decision> {
-    if control::find_directory(conn, event.directory_id)?.is_none() {
+pub fn apply(
+    conn: &mut PgConnection,
+    cache: &mut BatchCache,
+    event: &DecodedChange,
+) -> QueryResult<Decision> {
+    if !cache.directory_exists(conn, event.directory_id)? {
         return Ok(Decision::rejected(ScimError::not_found("the directory no longer exists")));
     }
     match event.change() {
@@ -73,18 +96,17 @@ fn create_user(
         Ok(user) => user,
         Err(error) => return Ok(Decision::rejected(error)),
     };
+    let row = new_row(event.directory_id, id, &user, event.event_time);
+    if users::insert_if_absent(conn, &row)? {
+        return Ok(Decision::applied(201, &row));
+    }
     if users::user_name_taken(conn, event.directory_id, user.user_name(), None)? {
         return Ok(Decision::rejected(ScimError::uniqueness(format!(
             "userName {:?} is already in use in this directory",
             user.user_name()
         ))));
     }
-    if users::find(conn, event.directory_id, id)?.is_some() {
-        return Ok(Decision::rejected(ScimError::uniqueness("a user with this id already exists")));
-    }
-    let row = new_row(event.directory_id, id, &user, event.event_time);
-    users::insert(conn, &row)?;
-    Ok(Decision::applied(201, &row))
+    Ok(Decision::rejected(ScimError::uniqueness("a user with this id already exists")))
 }
 
 fn new_row(directory_id: Uuid, id: Uuid, user: &User, time: DateTime<Utc>) -> UserRow {

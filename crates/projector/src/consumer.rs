@@ -298,6 +298,7 @@ fn apply_batch(
     conn.transaction(|conn| {
         let mut outcome_rows = Vec::with_capacity(batch.len());
         let mut consumed = 0;
+        let mut cache = apply::BatchCache::default();
         for (partition, records) in by_partition {
             let stored = offsets::lock(conn, &options.group, &options.topic, partition)?;
             let mut next = stored.map(|p| p.next_offset);
@@ -316,7 +317,7 @@ fn apply_batch(
                         "gap in the log's offsets"
                     );
                 }
-                last_event_id = apply_record(conn, record, &mut outcome_rows)?;
+                last_event_id = apply_record(conn, &mut cache, record, &mut outcome_rows)?;
                 next = Some(record.offset + 1);
                 consumed += 1;
             }
@@ -339,6 +340,7 @@ fn apply_batch(
 /// Apply one record; returns its event id (None for an undecodable one).
 fn apply_record(
     conn: &mut PgConnection,
+    cache: &mut apply::BatchCache,
     record: &Record,
     outcomes: &mut Vec<OutcomeRow>,
 ) -> Result<Option<Uuid>, StoreError> {
@@ -352,7 +354,7 @@ fn apply_record(
     };
     let span = tracing::debug_span!("apply", event.id = %event.event_id, directory.id = %event.directory_id);
     let _entered = span.enter();
-    let decision = apply::apply(conn, &event)?;
+    let decision = apply::apply(conn, cache, &event)?;
     outcomes.push(OutcomeRow {
         event_id: event.event_id,
         directory_id: event.directory_id,

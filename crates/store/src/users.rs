@@ -64,6 +64,17 @@ pub fn insert(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(row).execute(conn).map(drop)
 }
 
+/// Insert unless the id or the userName (case-insensitive) is taken in the directory; returns
+/// whether the row was inserted. One statement on the happy path, and no aborted transaction
+/// on a conflict.
+pub fn insert_if_absent(conn: &mut PgConnection, row: &UserRow) -> QueryResult<bool> {
+    diesel::insert_into(users::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|inserted| inserted == 1)
+}
+
 /// Number of users in a directory.
 pub fn count(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<i64> {
     users::table.filter(users::directory_id.eq(directory_id)).count().get_result(conn)
