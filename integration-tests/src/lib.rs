@@ -45,7 +45,7 @@ pub fn test_settings() -> Settings {
     settings.gateway.outcome_timeout_ms = 30_000;
     settings.projector.batch_linger_ms = 2;
     settings.telemetry.filter = std::env::var("TEST_LOG")
-        .unwrap_or_else(|_| "warn,rdkafka=off,roster_gateway::hub=error".into());
+        .unwrap_or_else(|_| "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error".into());
     settings
 }
 

@@ -3,15 +3,15 @@ use thiserror::Error;
 /// Everything that can go wrong talking to Postgres.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("no database connection available")]
+    #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
-    #[error("database query failed")]
+    #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
-    #[error("could not connect to the database")]
+    #[error("could not connect to the database: {0}")]
     Connection(#[from] diesel::ConnectionError),
     #[error("migrations failed: {0}")]
     Migration(String),
-    #[error("database task was cancelled or panicked")]
+    #[error("database task was cancelled or panicked: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
