@@ -44,8 +44,9 @@ pub fn test_settings() -> Settings {
     settings.gateway.workers = 2;
     settings.gateway.outcome_timeout_ms = 30_000;
     settings.projector.batch_linger_ms = 2;
-    settings.telemetry.filter = std::env::var("TEST_LOG")
-        .unwrap_or_else(|_| "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error".into());
+    settings.telemetry.filter = std::env::var("TEST_LOG").unwrap_or_else(|_| {
+        "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error".into()
+    });
     settings
 }
 
@@ -253,24 +254,7 @@ impl Drop for TestApp {
 }
 
 fn issue_token(settings: &Settings, db: &TestDatabase, directory_id: Uuid) -> (Uuid, SecretString) {
-    let token_id = Uuid::new_v4();
-    let now = chrono::Utc::now();
-    let token =
-        tokens::issue(&settings.auth.signing_key, directory_id, token_id, now.timestamp(), None)
-            .unwrap();
-    control::insert_token(
-        &mut db.conn(),
-        &control::ScimToken {
-            id: token_id,
-            directory_id,
-            token_sha256: tokens::fingerprint(token.expose_secret()),
-            description: "test".into(),
-            created_at: now,
-            revoked_at: None,
-        },
-    )
-    .unwrap();
-    (token_id, token)
+    tokens::issue_stored(&mut db.conn(), &settings.auth.signing_key, directory_id, "test").unwrap()
 }
 
 /// Poll `check` until it returns `Some`, or panic after `timeout`. Tests wait on deadlines,

@@ -189,24 +189,8 @@ fn issue_token(
     directory_id: Uuid,
     description: &str,
 ) -> anyhow::Result<SecretString> {
-    if control::find_directory(conn, directory_id)?.is_none() {
-        bail!("no directory {directory_id}");
-    }
-    let token_id = Uuid::new_v4();
-    let now = chrono::Utc::now();
-    let token =
-        tokens::issue(&settings.auth.signing_key, directory_id, token_id, now.timestamp(), None)?;
-    control::insert_token(
-        conn,
-        &control::ScimToken {
-            id: token_id,
-            directory_id,
-            token_sha256: tokens::fingerprint(token.expose_secret()),
-            description: description.to_string(),
-            created_at: now,
-            revoked_at: None,
-        },
-    )?;
+    let (token_id, token) =
+        tokens::issue_stored(conn, &settings.auth.signing_key, directory_id, description)?;
     eprintln!("token id: {token_id}");
     Ok(token)
 }
@@ -233,12 +217,8 @@ fn token_is_active(
 
 /// The two lines an admin pastes into Entra (and a script can read).
 fn print_connection(settings: &Settings, directory_id: Uuid, token: &SecretString) {
-    let base = if settings.gateway.public_url.is_empty() {
-        format!("http://{}:{}", settings.gateway.host, settings.gateway.port)
-    } else {
-        settings.gateway.public_url.trim_end_matches('/').to_string()
-    };
-    say(&format!("Tenant URL: {base}/scim/v2/{directory_id}"));
+    let tenant_url = settings.gateway.tenant_url(settings.gateway.port, &directory_id.to_string());
+    say(&format!("Tenant URL: {tenant_url}"));
     say(&format!("Secret Token: {}", token.expose_secret()));
 }
 

@@ -53,11 +53,7 @@ impl Application {
 
         let listener = TcpListener::bind((settings.gateway.host.as_str(), settings.gateway.port))?;
         let port = listener.local_addr()?.port();
-        let base_url = if settings.gateway.public_url.is_empty() {
-            format!("http://{}:{port}", settings.gateway.host)
-        } else {
-            settings.gateway.public_url.trim_end_matches('/').to_string()
-        };
+        let base_url = settings.gateway.base_url(port);
 
         let state = web::Data::new(AppState {
             pool,

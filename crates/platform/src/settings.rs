@@ -60,6 +60,22 @@ pub struct GatewaySettings {
     pub max_page_size: u32,
 }
 
+impl GatewaySettings {
+    /// The public base URL for a gateway bound to `port`: `public_url` if set, else derived.
+    pub fn base_url(&self, port: u16) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}:{port}", self.host)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// The Tenant URL of a directory, the SCIM root an admin pastes into Entra.
+    pub fn tenant_url(&self, port: u16, directory_id: &str) -> String {
+        format!("{}/scim/v2/{directory_id}", self.base_url(port))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthSettings {
     /// HMAC-SHA256 key that signs SCIM secret tokens.

@@ -76,6 +76,44 @@ pub fn verify(signing_key: &SecretString, token: &str) -> Result<VerifiedToken, 
     Ok(VerifiedToken { directory_id, token_id })
 }
 
+/// Issue a token for `directory_id` and record it (id and fingerprint only). Returns the token
+/// id and the token, which is shown once and never stored.
+pub fn issue_stored(
+    conn: &mut roster_store::PgConnection,
+    signing_key: &SecretString,
+    directory_id: Uuid,
+    description: &str,
+) -> Result<(Uuid, SecretString), IssueError> {
+    if roster_store::control::find_directory(conn, directory_id)?.is_none() {
+        return Err(IssueError::NoDirectory(directory_id));
+    }
+    let token_id = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    let token = issue(signing_key, directory_id, token_id, now.timestamp(), None)?;
+    roster_store::control::insert_token(
+        conn,
+        &roster_store::control::ScimToken {
+            id: token_id,
+            directory_id,
+            token_sha256: fingerprint(token.expose_secret()),
+            description: description.to_string(),
+            created_at: now,
+            revoked_at: None,
+        },
+    )?;
+    Ok((token_id, token))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no directory {0}")]
+    NoDirectory(Uuid),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("could not store the token: {0}")]
+    Store(#[from] diesel::result::Error),
+}
+
 /// SHA-256 of the whole token, the only form in which a token is stored.
 pub fn fingerprint(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
