@@ -38,5 +38,5 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     total = total + thread:get("not_created")
   end
-  io.write(string.format("answers other than 201: %d\n", total))
+  io.write(string.format("wrong answers: %d\n", total))
 end

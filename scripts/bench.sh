@@ -47,17 +47,22 @@ summary() { # title, wrk output
   reqs=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$2")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$2")
-  others=$(awk -F': ' '/answers other than 201/ {print $2}' <<<"$2")
+  others=$(awk -F': ' '/wrong answers/ {print $2}' <<<"$2")
   printf '| %s | %s | %s | %s | %s |\n' "$1" "$reqs" "$p50" "$p99" "$others"
 }
 
 single=$(wrk -t1 -c1 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
 concurrent=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
 
+# Reads: Entra's matching query against the users just created.
+export USERNAMES=$WORK/usernames
+psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT user_name FROM users ORDER BY random() LIMIT 10000' >"$USERNAMES"
+users=$(psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT count(*) FROM users')
+filter=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/filter_users.lua "$url/Users")
+
 echo
-echo "| POST /Users ($DURATION, $(nproc) cores) | requests/s | p50 | p99 | non-201 |"
+echo "| $(date -u +%F), $(nproc) cores, $DURATION each | requests/s | p50 | p99 | wrong answers |"
 echo "|---|---|---|---|---|"
-summary "1 client" "$single"
-summary "32 clients" "$concurrent"
-echo
-echo "users in Postgres: $(psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT count(*) FROM users')"
+summary "POST /Users, 1 client" "$single"
+summary "POST /Users, 32 clients" "$concurrent"
+summary "GET /Users?filter=userName eq, 32 clients, $users users" "$filter"
