@@ -30,6 +30,10 @@ scripts/stack.sh postgres
 cargo build --release --bins --quiet
 psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 "$BIN"/roster migrate --create-database >/dev/null 2>&1
+if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+  echo "bench: something already listens on $KAFKA_PORT; the bench needs a fresh broker" >&2
+  exit 1
+fi
 scripts/stack.sh broker-memory "$WORK/broker"
 "$BIN"/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
 "$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)

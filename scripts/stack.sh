@@ -72,12 +72,13 @@ start_broker() { # storage-url workdir
     say "a broker already listens on $KAFKA_HOST:$KAFKA_PORT; using it"
     return 0
   fi
-  (cd "$2" && nohup "$NISSHI_BIN" broker \
+  # env -C, not a subshell with cd: $! must be the broker's own pid, for broker-stop.
+  nohup env -C "$2" "$NISSHI_BIN" broker \
     --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
     --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
     --storage-engine "$1" \
     --group-initial-rebalance-delay 0s >"$2/nisshi.log" 2>&1 &
-    echo $! >"$2/nisshi.pid")
+  echo $! >"$2/nisshi.pid"
   wait_port "$KAFKA_HOST" "$KAFKA_PORT" 30 Nisshi || { cat "$2/nisshi.log" >&2; return 1; }
   say "Nisshi ($1) on $KAFKA_HOST:$KAFKA_PORT, pid $(cat "$2/nisshi.pid"), log $2/nisshi.log"
 }
