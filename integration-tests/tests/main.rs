@@ -5,4 +5,5 @@
 mod auth;
 mod durability;
 mod migrations;
+mod user_writes;
 mod users;

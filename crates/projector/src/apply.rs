@@ -1,18 +1,19 @@
 //! Applying one change event to Postgres, deterministically: ids and times come from the event,
 //! never from the clock, so replaying the log into an empty database rebuilds the same rows.
-//! A change that cannot be made (duplicate userName, unknown directory, invalid resource) is
-//! not an error but an outcome: the HTTP status and SCIM error the client receives.
+//! A change that cannot be made (duplicate userName, unknown user, failed precondition, invalid
+//! PATCH) is not an error but an outcome: the HTTP status and SCIM error the client receives.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use diesel::result::QueryResult;
-use roster_events::changes::v1::CreateUser;
+use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser, patch_operation};
 use roster_events::{Change, DecodedChange};
-use roster_scim::ScimError;
+use roster_scim::patch::{PatchOp, PatchOpKind, apply_to_user};
 use roster_scim::user::User;
-use roster_store::control;
+use roster_scim::{ScimError, ScimType};
+use roster_store::control::{self, Directory};
 use roster_store::outcomes::AppliedBody;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
@@ -39,22 +40,26 @@ impl Decision {
         };
         Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() }
     }
+
+    fn no_content(id: Uuid) -> Decision {
+        Decision { status: 204, resource_id: Some(id), body: None }
+    }
 }
 
 /// What one batch's transaction has already looked up.
 #[derive(Debug, Default)]
 pub struct BatchCache {
-    directories: HashMap<Uuid, bool>,
+    directories: HashMap<Uuid, Option<Directory>>,
 }
 
 impl BatchCache {
-    fn directory_exists(&mut self, conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
-        if let Some(&exists) = self.directories.get(&id) {
-            return Ok(exists);
+    fn directory(&mut self, conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Directory>> {
+        if let Some(directory) = self.directories.get(&id) {
+            return Ok(directory.clone());
         }
-        let exists = control::find_directory(conn, id)?.is_some();
-        self.directories.insert(id, exists);
-        Ok(exists)
+        let directory = control::find_directory(conn, id)?;
+        self.directories.insert(id, directory.clone());
+        Ok(directory)
     }
 }
 
@@ -64,12 +69,15 @@ pub fn apply(
     cache: &mut BatchCache,
     event: &DecodedChange,
 ) -> QueryResult<Decision> {
-    if !cache.directory_exists(conn, event.directory_id)? {
+    let Some(directory) = cache.directory(conn, event.directory_id)? else {
         return Ok(Decision::rejected(ScimError::not_found("the directory no longer exists")));
-    }
-    match event.change() {
+    };
+    let result = match event.change() {
         Some(Change::CreateUser(create)) => create_user(conn, event, create),
-        Some(other) => Ok(Decision::rejected(ScimError::new(
+        Some(Change::ReplaceUser(replace)) => replace_user(conn, event, replace),
+        Some(Change::PatchUser(patch)) => patch_user(conn, event, patch),
+        Some(Change::DeleteUser(delete)) => delete_user(conn, event, &directory, delete),
+        Some(other) => Ok(Err(ScimError::new(
             501,
             None,
             format!(
@@ -77,36 +85,170 @@ pub fn apply(
                 roster_events::change_name(other)
             ),
         ))),
-        None => Ok(Decision::rejected(ScimError::invalid_syntax("the event states no change"))),
-    }
+        None => Ok(Err(ScimError::invalid_syntax("the event states no change"))),
+    };
+    Ok(result?.unwrap_or_else(Decision::rejected))
 }
 
-fn create_user(
-    conn: &mut PgConnection,
-    event: &DecodedChange,
-    create: &CreateUser,
-) -> QueryResult<Decision> {
-    let Ok(id) = Uuid::parse_str(&create.id) else {
-        return Ok(Decision::rejected(ScimError::invalid_value("the user id is not a UUID")));
-    };
-    let user = match serde_json::from_str(&create.resource_json)
-        .map_err(|e| ScimError::invalid_syntax(format!("resource is not JSON: {e}")))
-        .and_then(User::from_request)
-    {
-        Ok(user) => user,
-        Err(error) => return Ok(Decision::rejected(error)),
+/// A decision, or the SCIM error the change is rejected with; database failures are the outer
+/// error (they abort the batch, which is retried).
+type Applied = QueryResult<Result<Decision, ScimError>>;
+
+fn create_user(conn: &mut PgConnection, event: &DecodedChange, create: &CreateUser) -> Applied {
+    let (id, user) = match (parse_id(&create.id), parse_user(&create.resource_json)) {
+        (Ok(id), Ok(user)) => (id, user),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
     };
     let row = new_row(event.directory_id, id, &user, event.event_time);
     if users::insert_if_absent(conn, &row)? {
-        return Ok(Decision::applied(201, &row));
+        return Ok(Ok(Decision::applied(201, &row)));
     }
     if users::user_name_taken(conn, event.directory_id, user.user_name(), None)? {
-        return Ok(Decision::rejected(ScimError::uniqueness(format!(
-            "userName {:?} is already in use in this directory",
-            user.user_name()
-        ))));
+        return Ok(Err(user_name_taken(user.user_name())));
     }
-    Ok(Decision::rejected(ScimError::uniqueness("a user with this id already exists")))
+    Ok(Err(ScimError::uniqueness("a user with this id already exists")))
+}
+
+fn replace_user(conn: &mut PgConnection, event: &DecodedChange, replace: &ReplaceUser) -> Applied {
+    let (id, user) = match (parse_id(&replace.id), parse_user(&replace.resource_json)) {
+        (Ok(id), Ok(user)) => (id, user),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let current = match load_for_change(conn, event, id, replace.if_match.as_deref())? {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(e)),
+    };
+    save(conn, event, current, &user, 200)
+}
+
+fn patch_user(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchUser) -> Applied {
+    let id = match parse_id(&patch.id) {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e)),
+    };
+    let ops = match patch_ops(patch) {
+        Ok(ops) => ops,
+        Err(e) => return Ok(Err(e)),
+    };
+    let current = match load_for_change(conn, event, id, patch.if_match.as_deref())? {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(e)),
+    };
+    let patched = match apply_to_user(&User::from_stored(current.resource.clone()), &ops) {
+        Ok(user) => user,
+        Err(e) => return Ok(Err(e)),
+    };
+    save(conn, event, current, &patched, 200)
+}
+
+fn delete_user(
+    conn: &mut PgConnection,
+    event: &DecodedChange,
+    directory: &Directory,
+    delete: &DeleteUser,
+) -> Applied {
+    let id = match parse_id(&delete.id) {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut row = match load_for_change(conn, event, id, delete.if_match.as_deref())? {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(e)),
+    };
+    if directory.deprovision_policy == "erase" {
+        users::erase(conn, event.directory_id, id)?;
+    } else {
+        row.deleted_at = Some(event.event_time);
+        row.last_modified = event.event_time;
+        row.version += 1;
+        users::update(conn, &row)?;
+    }
+    Ok(Ok(Decision::no_content(id)))
+}
+
+/// The live user a change applies to, after its `If-Match` precondition.
+fn load_for_change(
+    conn: &mut PgConnection,
+    event: &DecodedChange,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> QueryResult<Result<UserRow, ScimError>> {
+    let Some(row) = users::find(conn, event.directory_id, id)? else {
+        return Ok(Err(ScimError::not_found(format!("no user {id}"))));
+    };
+    if let Some(if_match) = if_match
+        && !etag_matches(if_match, row.version)
+    {
+        return Ok(Err(ScimError::new(
+            412,
+            None,
+            format!("the user changed: its version is W/\"{}\"", row.version),
+        )));
+    }
+    Ok(Ok(row))
+}
+
+/// Store a new state of `current`, checking userName uniqueness if it changed.
+fn save(
+    conn: &mut PgConnection,
+    event: &DecodedChange,
+    current: UserRow,
+    user: &User,
+    status: u16,
+) -> Applied {
+    if !user.user_name().eq_ignore_ascii_case(&current.user_name)
+        && users::user_name_taken(conn, event.directory_id, user.user_name(), Some(current.id))?
+    {
+        return Ok(Err(user_name_taken(user.user_name())));
+    }
+    let mut row = new_row(event.directory_id, current.id, user, event.event_time);
+    row.created_at = current.created_at;
+    row.version = current.version + 1;
+    users::update(conn, &row)?;
+    Ok(Ok(Decision::applied(status, &row)))
+}
+
+/// Whether an `If-Match` header value (`*`, or a list of strong or weak ETags) matches `version`.
+pub fn etag_matches(if_match: &str, version: i64) -> bool {
+    let wanted = version.to_string();
+    if_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == wanted)
+}
+
+fn patch_ops(patch: &PatchUser) -> Result<Vec<PatchOp>, ScimError> {
+    patch
+        .operations
+        .iter()
+        .map(|op| {
+            let kind = match patch_operation::Op::try_from(op.op) {
+                Ok(patch_operation::Op::Add) => PatchOpKind::Add,
+                Ok(patch_operation::Op::Replace) => PatchOpKind::Replace,
+                Ok(patch_operation::Op::Remove) => PatchOpKind::Remove,
+                _ => return Err(ScimError::invalid_syntax("unknown PATCH operation")),
+            };
+            PatchOp::from_parts(kind, op.path.as_deref(), op.value_json.as_deref())
+        })
+        .collect()
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ScimError> {
+    Uuid::parse_str(id).map_err(|_| ScimError::invalid_value("the user id is not a UUID"))
+}
+
+fn parse_user(resource_json: &str) -> Result<User, ScimError> {
+    serde_json::from_str(resource_json)
+        .map_err(|e| ScimError::invalid_syntax(format!("resource is not JSON: {e}")))
+        .and_then(User::from_request)
+}
+
+fn user_name_taken(user_name: &str) -> ScimError {
+    ScimError::new(
+        409,
+        Some(ScimType::Uniqueness),
+        format!("userName {user_name:?} is already in use in this directory"),
+    )
 }
 
 fn new_row(directory_id: Uuid, id: Uuid, user: &User, time: DateTime<Utc>) -> UserRow {
@@ -121,5 +263,21 @@ fn new_row(directory_id: Uuid, id: Uuid, user: &User, time: DateTime<Utc>) -> Us
         version: 1,
         created_at: time,
         last_modified: time,
+        deleted_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn if_match_accepts_weak_strong_lists_and_star() {
+        assert!(etag_matches("W/\"3\"", 3));
+        assert!(etag_matches("\"3\"", 3));
+        assert!(etag_matches("*", 3));
+        assert!(etag_matches("W/\"1\", W/\"3\"", 3));
+        assert!(!etag_matches("W/\"2\"", 3));
+        assert!(!etag_matches("", 3));
     }
 }

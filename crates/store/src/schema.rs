@@ -65,6 +65,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         last_modified -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 

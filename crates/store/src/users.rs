@@ -1,4 +1,5 @@
-//! The users projection: written by the projector, read by the gateway.
+//! The users projection: written by the projector, read by the gateway. Deprovisioned users
+//! kept as tombstones (`deleted_at` set) are invisible to every read here.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,7 +11,7 @@ use crate::sql::lower;
 /// One row of `users`: indexed columns for what filters and uniqueness need, and the canonical
 /// SCIM resource (without `id` and `meta`) as jsonb.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 pub struct UserRow {
     pub directory_id: Uuid,
     pub id: Uuid,
@@ -22,10 +23,18 @@ pub struct UserRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
+    /// Set when the user was deprovisioned under the `tombstone` policy.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The live (not deprovisioned) user with this id.
 pub fn find(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<Option<UserRow>> {
-    users::table.find((directory_id, id)).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .find((directory_id, id))
+        .filter(users::deleted_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// The user holding `user_name` in the directory, compared case-insensitively.
@@ -37,12 +46,13 @@ pub fn find_by_user_name(
     users::table
         .filter(users::directory_id.eq(directory_id))
         .filter(lower(users::user_name).eq(lower(user_name)))
+        .filter(users::deleted_at.is_null())
         .select(UserRow::as_select())
         .first(conn)
         .optional()
 }
 
-/// Whether another user than `except` holds `user_name` (case-insensitive) in the directory.
+/// Whether another live user than `except` holds `user_name` (case-insensitive) in the directory.
 pub fn user_name_taken(
     conn: &mut PgConnection,
     directory_id: Uuid,
@@ -52,6 +62,7 @@ pub fn user_name_taken(
     let mut query = users::table
         .filter(users::directory_id.eq(directory_id))
         .filter(lower(users::user_name).eq(lower(user_name)))
+        .filter(users::deleted_at.is_null())
         .select(users::id)
         .into_boxed();
     if let Some(id) = except {
@@ -64,9 +75,9 @@ pub fn insert(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(row).execute(conn).map(drop)
 }
 
-/// Insert unless the id or the userName (case-insensitive) is taken in the directory; returns
-/// whether the row was inserted. One statement on the happy path, and no aborted transaction
-/// on a conflict.
+/// Insert unless the id or the userName (case-insensitive, among live users) is taken in the
+/// directory; returns whether the row was inserted. One statement on the happy path, and no
+/// aborted transaction on a conflict.
 pub fn insert_if_absent(conn: &mut PgConnection, row: &UserRow) -> QueryResult<bool> {
     diesel::insert_into(users::table)
         .values(row)
@@ -75,12 +86,26 @@ pub fn insert_if_absent(conn: &mut PgConnection, row: &UserRow) -> QueryResult<b
         .map(|inserted| inserted == 1)
 }
 
-/// Number of users in a directory.
-pub fn count(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<i64> {
-    users::table.filter(users::directory_id.eq(directory_id)).count().get_result(conn)
+/// Overwrite a user's row (PUT, PATCH, tombstoning).
+pub fn update(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
+    diesel::update(users::table.find((row.directory_id, row.id))).set(row).execute(conn).map(drop)
 }
 
-/// One page of a directory's users in creation order (`offset` is 0-based).
+/// Erase a user's row (the `erase` deprovisioning policy).
+pub fn erase(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<()> {
+    diesel::delete(users::table.find((directory_id, id))).execute(conn).map(drop)
+}
+
+/// Number of live users in a directory.
+pub fn count(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<i64> {
+    users::table
+        .filter(users::directory_id.eq(directory_id))
+        .filter(users::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// One page of a directory's live users in creation order (`offset` is 0-based).
 pub fn page(
     conn: &mut PgConnection,
     directory_id: Uuid,
@@ -89,6 +114,7 @@ pub fn page(
 ) -> QueryResult<Vec<UserRow>> {
     users::table
         .filter(users::directory_id.eq(directory_id))
+        .filter(users::deleted_at.is_null())
         .order((users::created_at, users::id))
         .offset(offset)
         .limit(limit)
@@ -96,7 +122,7 @@ pub fn page(
         .load(conn)
 }
 
-/// Users of a directory whose externalId is exactly `external_id` (case-exact, RFC 7643).
+/// Live users of a directory whose externalId is exactly `external_id` (case-exact, RFC 7643).
 pub fn find_by_external_id(
     conn: &mut PgConnection,
     directory_id: Uuid,
@@ -105,6 +131,7 @@ pub fn find_by_external_id(
     users::table
         .filter(users::directory_id.eq(directory_id))
         .filter(users::external_id.eq(external_id))
+        .filter(users::deleted_at.is_null())
         .order((users::created_at, users::id))
         .select(UserRow::as_select())
         .load(conn)

@@ -100,6 +100,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/Users/{id}")
                     .route(web::get().to(users::get))
+                    .route(web::put().to(users::replace))
+                    .route(web::patch().to(users::patch))
+                    .route(web::delete().to(users::delete))
                     .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(not_found)),

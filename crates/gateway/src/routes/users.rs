@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
-use roster_events::changes::v1::CreateUser;
+use roster_events::changes::v1::{
+    CreateUser, DeleteUser, PatchOperation, PatchUser, ReplaceUser, patch_operation,
+};
 use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::list::ListResponse;
+use roster_scim::patch::{PatchOpKind, PatchRequest};
 use roster_scim::user::{Meta, User};
 use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use roster_store::users::{self, UserRow};
@@ -37,6 +40,78 @@ pub async fn create(
     respond(&state, &principal, outcome)
 }
 
+/// `PUT /Users/{id}`: replace the whole user (200 with the new state).
+pub async fn replace(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&path.1)?;
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let user = User::from_request(body)?;
+    let change = Change::ReplaceUser(ReplaceUser {
+        id: id.to_string(),
+        resource_json: user.as_json().to_string(),
+        if_match: if_match(&req),
+    });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `PATCH /Users/{id}`: every Entra dialect, normalised here, applied by the projector (200
+/// with the new state).
+pub async fn patch(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&path.1)?;
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let operations = PatchRequest::parse(&body)?
+        .iter()
+        .map(|op| {
+            let (kind, path, value_json) = op.to_parts();
+            let op = match kind {
+                PatchOpKind::Add => patch_operation::Op::Add,
+                PatchOpKind::Replace => patch_operation::Op::Replace,
+                PatchOpKind::Remove => patch_operation::Op::Remove,
+            };
+            PatchOperation { op: op.into(), path, value_json }
+        })
+        .collect();
+    let change =
+        Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `DELETE /Users/{id}`: deprovision (204). Under the directory's `tombstone` policy the user
+/// is kept for history but answers 404 and frees its userName; under `erase` it is removed.
+pub async fn delete(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&path.1)?;
+    let change = Change::DeleteUser(DeleteUser { id: id.to_string(), if_match: if_match(&req) });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// A user id from the path; anything that is not a UUID names no user.
+fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Scim(ScimError::not_found("no such user")))
+}
+
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
 /// `GET /Users/{id}`.
 pub async fn get(
     principal: Principal,
@@ -44,7 +119,7 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
-    let id = Uuid::parse_str(&path.1).map_err(|_| not_found())?;
+    let id = user_id(&path.1)?;
     let directory_id = principal.directory_id;
     let row = roster_store::run_read(&state.pool, move |conn| {
         users::find(conn, directory_id, id).map_err(ApiError::from)
