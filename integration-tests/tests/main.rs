@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod discovery;
 mod durability;
 mod migrations;
 mod user_writes;

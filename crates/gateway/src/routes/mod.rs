@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers are thin: extract, call the domain, map the error.
 
+pub mod discovery;
 pub mod health;
 pub mod users;
 
@@ -103,6 +104,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(users::replace))
                     .route(web::patch().to(users::patch))
                     .route(web::delete().to(users::delete))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ServiceProviderConfig")
+                    .route(web::get().to(discovery::service_provider_config))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ResourceTypes")
+                    .route(web::get().to(discovery::resource_types))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ResourceTypes/{id}")
+                    .route(web::get().to(discovery::resource_type))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas")
+                    .route(web::get().to(discovery::schemas))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas/{id}")
+                    .route(web::get().to(discovery::schema))
                     .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(not_found)),

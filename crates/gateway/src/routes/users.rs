@@ -12,6 +12,7 @@ use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::{PatchOpKind, PatchRequest};
+use roster_scim::select::AttributeSelection;
 use roster_scim::user::{Meta, User};
 use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use roster_store::users::{self, UserRow};
@@ -112,12 +113,14 @@ fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// `GET /Users/{id}`.
+/// `GET /Users/{id}`, with `attributes` / `excludedAttributes`.
 pub async fn get(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
+    let selection = selection(&lowercase_keys(query.into_inner()))?;
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
     let id = user_id(&path.1)?;
     let directory_id = principal.directory_id;
@@ -126,7 +129,7 @@ pub async fn get(
     })
     .await?
     .ok_or_else(not_found)?;
-    let resource = render(&state, &row);
+    let resource = selection.apply(&render(&state, &row));
     Ok(with_etag(scim_json(StatusCode::OK, &resource), row.version))
 }
 
@@ -137,8 +140,8 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let params: HashMap<String, String> =
-        query.into_inner().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let params = lowercase_keys(query.into_inner());
+    let selection = selection(&params)?;
     let start_index = parse_int(&params, "startindex")?.unwrap_or(1).max(1);
     let count = parse_int(&params, "count")?
         .unwrap_or(i64::from(state.max_page_size))
@@ -170,7 +173,7 @@ pub async fn list(
         Ok((total, page))
     })
     .await?;
-    let resources = rows.iter().map(|row| render(&state, row)).collect();
+    let resources = rows.iter().map(|row| selection.apply(&render(&state, row))).collect();
     let body = ListResponse {
         total_results: total.max(0) as u64,
         start_index: start_index as u64,
@@ -210,6 +213,18 @@ impl Lookup {
             "filter not supported: {filter}; supported: userName, externalId or id with eq"
         ))))
     }
+}
+
+/// Query parameter names are matched case-insensitively.
+fn lowercase_keys(params: HashMap<String, String>) -> HashMap<String, String> {
+    params.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+fn selection(params: &HashMap<String, String>) -> Result<AttributeSelection, ApiError> {
+    Ok(AttributeSelection::parse(
+        params.get("attributes").map(String::as_str),
+        params.get("excludedattributes").map(String::as_str),
+    )?)
 }
 
 fn parse_int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {

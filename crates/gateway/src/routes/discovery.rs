@@ -1,0 +1,53 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4), documents built by
+//! `roster_scim::discovery` for the directory's SCIM root.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use roster_scim::{ScimError, discovery};
+
+use super::{AppState, scim_json};
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+pub async fn service_provider_config(
+    principal: Principal,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let root = state.scim_root(principal.directory_id);
+    scim_json(
+        StatusCode::OK,
+        &discovery::service_provider_config(&root, u64::from(state.max_page_size)),
+    )
+}
+
+pub async fn resource_types(principal: Principal, state: web::Data<AppState>) -> HttpResponse {
+    let root = state.scim_root(principal.directory_id);
+    scim_json(StatusCode::OK, &discovery::resource_types_list(&root))
+}
+
+pub async fn resource_type(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.scim_root(principal.directory_id);
+    discovery::resource_type(&root, &path.1)
+        .map(|doc| scim_json(StatusCode::OK, &doc))
+        .ok_or_else(|| ApiError::Scim(ScimError::not_found("no such resource type")))
+}
+
+pub async fn schemas(principal: Principal, state: web::Data<AppState>) -> HttpResponse {
+    let root = state.scim_root(principal.directory_id);
+    scim_json(StatusCode::OK, &discovery::schemas_list(&root))
+}
+
+pub async fn schema(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.scim_root(principal.directory_id);
+    discovery::schema(&root, &path.1)
+        .map(|doc| scim_json(StatusCode::OK, &doc))
+        .ok_or_else(|| ApiError::Scim(ScimError::not_found("no such schema")))
+}

@@ -1,0 +1,66 @@
+//! Discovery endpoints and attribute selection, as Entra and scim2-tester read them.
+
+use roster_integration_tests::{TestApp, entra_user};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_documents_are_served_for_the_directory() {
+    let app = TestApp::spawn().await;
+    let config: Value = app.get("/ServiceProviderConfig").await.json().await.unwrap();
+    assert_eq!(config["patch"]["supported"], true);
+    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["filter"]["maxResults"], app.settings.gateway.max_page_size);
+    assert_eq!(config["meta"]["location"], format!("{}/ServiceProviderConfig", app.scim_url()));
+
+    let types: Value = app.get("/ResourceTypes").await.json().await.unwrap();
+    let names: Vec<&str> =
+        types["Resources"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert!(names.contains(&"User") && names.contains(&"Group"), "{names:?}");
+    assert_eq!(app.get("/ResourceTypes/User").await.status(), 200);
+    assert_eq!(app.get("/ResourceTypes/Nope").await.status(), 404);
+
+    let schemas: Value = app.get("/Schemas").await.json().await.unwrap();
+    assert!(schemas["totalResults"].as_u64().unwrap() >= 3);
+    let user: Value =
+        app.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await.json().await.unwrap();
+    assert_eq!(user["id"], "urn:ietf:params:scim:schemas:core:2.0:User");
+    let user_name = user["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .expect("userName in the User schema");
+    assert_eq!(user_name["uniqueness"], "server");
+    assert_eq!(app.get("/Schemas/urn:nope").await.status(), 404);
+    let response = app
+        .client
+        .post(format!("{}/Schemas", app.scim_url()))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attributes_and_excluded_attributes_select_what_is_returned() {
+    let app = TestApp::spawn().await;
+    let created: Value =
+        app.post_user(&entra_user("select@contoso.com")).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let only: Value =
+        app.get(&format!("/Users/{id}?attributes=userName")).await.json().await.unwrap();
+    assert_eq!(only["userName"], "select@contoso.com");
+    assert_eq!(only["id"], id, "id is always returned");
+    assert!(only.get("emails").is_none() && only.get("name").is_none(), "{only}");
+
+    let without: Value = app
+        .get("/Users?excludedAttributes=emails,name&filter=userName+eq+%22select@contoso.com%22")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user = &without["Resources"][0];
+    assert!(user.get("emails").is_none() && user.get("name").is_none(), "{user}");
+    assert_eq!(user["userName"], "select@contoso.com");
+}
