@@ -156,3 +156,45 @@ async fn different_log_under_the_same_name_is_refused() {
         outcomes_before
     );
 }
+
+async fn produce_raw(app: &TestApp, payload: &[u8]) {
+    use rdkafka::producer::FutureRecord;
+    let producer = roster_platform::kafka::producer(&app.settings.kafka).unwrap();
+    let key = app.directory_id.to_string();
+    let record = FutureRecord::to(&app.settings.kafka.changes_topic).key(&key).payload(payload);
+    producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+}
+
+/// Bytes that are not an event at all can never be applied: they are skipped and later events
+/// still are applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_events_are_skipped() {
+    let app = TestApp::spawn().await;
+    produce_raw(&app, b"\xff\x00 not protobuf").await;
+    assert_eq!(app.post_user(&entra_user("after-poison")).await.status(), 201);
+}
+
+/// An event whose change this projector does not know (what a newer gateway's new change type
+/// looks like to an older projector) must not be skipped: the projector stops and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_change_types_stop_the_projector() {
+    let mut app = TestApp::spawn().await;
+    let event = roster_events::ChangeEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        directory_id: app.directory_id.to_string(),
+        tenant_id: app.tenant_id.to_string(),
+        event_time_micros: 0,
+        request_id: "test".into(),
+        actor_token_id: String::new(),
+        change: None,
+    };
+    produce_raw(&app, &roster_events::encode(&event)).await;
+    let projector = app.projector.take().unwrap();
+    let result = projector.join(Duration::from_secs(30)).await.expect("projector stops by itself");
+    let error = result.expect_err("the projector refuses to skip the event");
+    assert!(matches!(error, ProjectorError::UnknownChange { .. }), "{error}");
+    let mut conn = app.db.conn();
+    let stored: Vec<i64> =
+        consumer_offsets::table.select(consumer_offsets::next_offset).load(&mut conn).unwrap();
+    assert!(stored.iter().all(|n| *n == 0), "no offset moved past the event: {stored:?}");
+}

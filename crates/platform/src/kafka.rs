@@ -19,6 +19,7 @@ pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> 
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("message.timeout.ms", settings.message_timeout_ms.to_string())
+        .set("message.max.bytes", settings.max_message_bytes.to_string())
         .set("linger.ms", "1")
         .set("socket.keepalive.enable", "true")
         .create()

@@ -39,6 +39,8 @@ pub struct KafkaSettings {
     pub message_timeout_ms: u64,
     /// Consumer group of the projector.
     pub projector_group: String,
+    /// Largest event the producer sends (`message.max.bytes`).
+    pub max_message_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +156,11 @@ impl Settings {
         }
         if self.gateway.max_body_bytes < 1024 {
             return invalid("gateway.max_body_bytes must be at least 1024");
+        }
+        if self.gateway.max_body_bytes + 64 * 1024 > self.kafka.max_message_bytes {
+            return invalid(
+                "gateway.max_body_bytes must leave 64 KiB within kafka.max_message_bytes for the event",
+            );
         }
         let key = self.auth.signing_key.expose_secret();
         if key.len() < 32 {

@@ -21,6 +21,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
+use roster_events::{DecodeError, DecodedChange};
 use roster_platform::Shutdown;
 use roster_store::offsets::{self, Position};
 use roster_store::outcomes::{self, OutcomeRow};
@@ -50,12 +51,12 @@ pub struct Stats {
     pub batches: AtomicU64,
 }
 
-/// One message, copied out of librdkafka's buffer.
-#[derive(Debug, Clone)]
+/// One message, decoded once.
+#[derive(Debug)]
 struct Record {
     partition: i32,
     offset: i64,
-    payload: Vec<u8>,
+    event: Result<DecodedChange, DecodeError>,
 }
 
 /// Callbacks librdkafka runs inside `poll`: rebalances.
@@ -161,13 +162,20 @@ impl ProjectorContext {
     }
 
     /// Sort out a message before it joins a batch: the verification read of a freshly assigned
-    /// partition is checked and dropped; everything else is kept.
+    /// partition is checked and dropped; an event of a change type this version does not know
+    /// stops the projector (it must not be skipped); everything else is kept.
     fn admit(&self, record: &Record) -> Result<bool, ProjectorError> {
+        if matches!(record.event, Err(DecodeError::NoChange)) {
+            return Err(ProjectorError::UnknownChange {
+                partition: record.partition,
+                offset: record.offset,
+            });
+        }
         let mut verify = lock(&self.verify);
         let Some(&(offset, expected)) = verify.get(&record.partition) else {
             return Ok(true);
         };
-        let found = roster_events::decode(&record.payload).map(|d| d.event_id).ok();
+        let found = record.event.as_ref().map(|d| d.event_id).ok();
         if record.offset != offset || found != Some(expected) {
             return Err(ProjectorError::LogMismatch {
                 partition: record.partition,
@@ -267,7 +275,7 @@ fn gather(
                 let record = Record {
                     partition: message.partition(),
                     offset: message.offset(),
-                    payload: message.payload().unwrap_or_default().to_vec(),
+                    event: roster_events::decode(message.payload().unwrap_or_default()),
                 };
                 if consumer.context().admit(&record)? {
                     batch.push(record);
@@ -344,17 +352,18 @@ fn apply_record(
     record: &Record,
     outcomes: &mut Vec<OutcomeRow>,
 ) -> Result<Option<Uuid>, StoreError> {
-    let event = match roster_events::decode(&record.payload) {
+    let event = match &record.event {
         Ok(event) => event,
         Err(error) => {
-            // Poison: it can never be applied. Recorded in the log and skipped.
+            // Poison (not protobuf, or ids that are not UUIDs): it can never be applied, by any
+            // version. Recorded in the log and skipped.
             tracing::error!(kafka.partition = record.partition, kafka.offset = record.offset, %error, "undecodable change event skipped");
             return Ok(None);
         }
     };
     let span = tracing::debug_span!("apply", event.id = %event.event_id, directory.id = %event.directory_id);
     let _entered = span.enter();
-    let decision = apply::apply(conn, cache, &event)?;
+    let decision = apply::apply(conn, cache, event)?;
     outcomes.push(OutcomeRow {
         event_id: event.event_id,
         directory_id: event.directory_id,

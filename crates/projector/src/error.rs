@@ -27,6 +27,13 @@ pub enum ProjectorError {
          this is not the log the projection was built from. Refusing to consume"
     )]
     LogMismatch { partition: i32, offset: i64, expected: String, found: String },
+    /// An event this version of the projector cannot apply (a change type from a newer
+    /// gateway). Skipping it would lose an acknowledged write, so the projector stops.
+    #[error(
+        "partition {partition}, offset {offset}: the event states a change this version of the projector does not know; \
+         upgrade the projector before the gateway (see deploy/README.md)"
+    )]
+    UnknownChange { partition: i32, offset: i64 },
     #[error("the projector's worker thread failed: {0}")]
     Worker(String),
 }
