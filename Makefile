@@ -35,10 +35,12 @@ stack: ## Make sure Postgres and a test broker (Nisshi, memory storage) are up
 test: lint test-unit test-integration test-run ## Everything: lint, unit, integration, `make run` smoke test
 
 .PHONY: lint
-lint: ## rustfmt check, clippy -D warnings, crate boundaries, schema.rs drift
+lint: ## rustfmt check, clippy -D warnings, crate boundaries, deploy config copies, schema.rs drift
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	scripts/check-boundaries.sh
+	@for f in default.toml production.toml; do cmp -s config/$$f deploy/base/config/$$f || \
+	  { echo "deploy/base/config/$$f differs from config/$$f: cp config/$$f deploy/base/config/"; exit 1; }; done
 	@scripts/stack.sh postgres
 	scripts/check-schema.sh
 
