@@ -130,6 +130,16 @@ async fn if_match_guards_writes() {
     assert_eq!(fresh.status(), 200);
     let fetched: Value = app.get(&format!("/Users/{id}")).await.json().await.unwrap();
     assert_eq!(fetched["displayName"], "E");
+    // If-None-Match: 304 for the current version, the resource for an older one.
+    let get_if_none_match = |tag: &'static str| {
+        app.client
+            .get(format!("{}/Users/{id}", app.scim_url()))
+            .bearer_auth(&app.token)
+            .header("If-None-Match", tag)
+            .send()
+    };
+    assert_eq!(get_if_none_match("W/\"2\"").await.unwrap().status(), 304);
+    assert_eq!(get_if_none_match("W/\"1\"").await.unwrap().status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -177,12 +177,12 @@ fn load_for_change(
         return Ok(Err(ScimError::not_found(format!("no user {id}"))));
     };
     if let Some(if_match) = if_match
-        && !etag_matches(if_match, row.version)
+        && !roster_scim::etag::matches(if_match, row.version)
     {
         return Ok(Err(ScimError::new(
             412,
             None,
-            format!("the user changed: its version is W/\"{}\"", row.version),
+            format!("the user changed: its version is {}", roster_scim::etag::etag(row.version)),
         )));
     }
     Ok(Ok(row))
@@ -206,15 +206,6 @@ fn save(
     row.version = current.version + 1;
     users::update(conn, &row)?;
     Ok(Ok(Decision::applied(status, &row)))
-}
-
-/// Whether an `If-Match` header value (`*`, or a list of strong or weak ETags) matches `version`.
-pub fn etag_matches(if_match: &str, version: i64) -> bool {
-    let wanted = version.to_string();
-    if_match
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == wanted)
 }
 
 fn patch_ops(patch: &PatchUser) -> Result<Vec<PatchOp>, ScimError> {
@@ -264,20 +255,5 @@ fn new_row(directory_id: Uuid, id: Uuid, user: &User, time: DateTime<Utc>) -> Us
         created_at: time,
         last_modified: time,
         deleted_at: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::etag_matches;
-
-    #[test]
-    fn if_match_accepts_weak_strong_lists_and_star() {
-        assert!(etag_matches("W/\"3\"", 3));
-        assert!(etag_matches("\"3\"", 3));
-        assert!(etag_matches("*", 3));
-        assert!(etag_matches("W/\"1\", W/\"3\"", 3));
-        assert!(!etag_matches("W/\"2\"", 3));
-        assert!(!etag_matches("", 3));
     }
 }

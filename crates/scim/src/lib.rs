@@ -11,6 +11,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod etag;
 pub mod filter;
 pub mod group;
 pub mod list;

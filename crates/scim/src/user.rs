@@ -173,7 +173,7 @@ impl User {
 impl Meta {
     /// The weak ETag of this version: `W/"<version>"`.
     pub fn etag(&self) -> String {
-        format!("W/\"{}\"", self.version)
+        crate::etag::etag(self.version)
     }
 
     /// The `meta` attribute of a response (RFC 7643 §3.1), timestamps with milliseconds.

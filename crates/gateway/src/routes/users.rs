@@ -113,12 +113,14 @@ fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// `GET /Users/{id}`, with `attributes` / `excludedAttributes`.
+/// `GET /Users/{id}`, with `attributes` / `excludedAttributes`; `If-None-Match` with the
+/// current version answers 304.
 pub async fn get(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     query: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection(&lowercase_keys(query.into_inner()))?;
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
@@ -129,6 +131,11 @@ pub async fn get(
     })
     .await?
     .ok_or_else(not_found)?;
+    if let Some(tags) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && roster_scim::etag::matches(tags, row.version)
+    {
+        return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
+    }
     let resource = selection.apply(&render(&state, &row));
     Ok(with_etag(scim_json(StatusCode::OK, &resource), row.version))
 }
@@ -253,7 +260,7 @@ fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
 }
 
 fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
-    if let Ok(value) = header::HeaderValue::from_str(&format!("W/\"{version}\"")) {
+    if let Ok(value) = header::HeaderValue::from_str(&roster_scim::etag::etag(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
