@@ -5,6 +5,7 @@
 mod auth;
 mod discovery;
 mod durability;
+mod groups;
 mod migrations;
 mod user_writes;
 mod users;

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use diesel::result::QueryResult;
-use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser, patch_operation};
+use roster_events::changes::v1::{
+    CreateUser, DeleteUser, PatchOperation, PatchUser, ReplaceUser, patch_operation,
+};
 use roster_events::{Change, DecodedChange};
 use roster_scim::patch::{PatchOp, PatchOpKind, apply_to_user};
 use roster_scim::user::User;
@@ -17,6 +19,8 @@ use roster_store::control::{self, Directory};
 use roster_store::outcomes::AppliedBody;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
+
+use crate::groups;
 
 /// What became of an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +31,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn rejected(error: ScimError) -> Decision {
+    pub(crate) fn rejected(error: ScimError) -> Decision {
         Decision { status: error.status, resource_id: None, body: Some(error.to_body()) }
     }
 
@@ -37,11 +41,12 @@ impl Decision {
             created: row.created_at,
             last_modified: row.last_modified,
             version: row.version,
+            members: None,
         };
         Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() }
     }
 
-    fn no_content(id: Uuid) -> Decision {
+    pub(crate) fn no_content(id: Uuid) -> Decision {
         Decision { status: 204, resource_id: Some(id), body: None }
     }
 }
@@ -77,6 +82,10 @@ pub fn apply(
         Some(Change::ReplaceUser(replace)) => replace_user(conn, event, replace),
         Some(Change::PatchUser(patch)) => patch_user(conn, event, patch),
         Some(Change::DeleteUser(delete)) => delete_user(conn, event, &directory, delete),
+        Some(Change::CreateGroup(create)) => groups::create(conn, event, create),
+        Some(Change::ReplaceGroup(replace)) => groups::replace(conn, event, replace),
+        Some(Change::PatchGroup(patch)) => groups::patch(conn, event, patch),
+        Some(Change::DeleteGroup(delete)) => groups::delete(conn, event, &directory, delete),
         Some(other) => Ok(Err(ScimError::new(
             501,
             None,
@@ -92,7 +101,7 @@ pub fn apply(
 
 /// A decision, or the SCIM error the change is rejected with; database failures are the outer
 /// error (they abort the batch, which is retried).
-type Applied = QueryResult<Result<Decision, ScimError>>;
+pub(crate) type Applied = QueryResult<Result<Decision, ScimError>>;
 
 fn create_user(conn: &mut PgConnection, event: &DecodedChange, create: &CreateUser) -> Applied {
     let (id, user) = match (parse_id(&create.id), parse_user(&create.resource_json)) {
@@ -126,7 +135,7 @@ fn patch_user(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchUser)
         Ok(id) => id,
         Err(e) => return Ok(Err(e)),
     };
-    let ops = match patch_ops(patch) {
+    let ops = match patch_ops(&patch.operations) {
         Ok(ops) => ops,
         Err(e) => return Ok(Err(e)),
     };
@@ -155,6 +164,7 @@ fn delete_user(
         Ok(row) => row,
         Err(e) => return Ok(Err(e)),
     };
+    roster_store::groups::remove_from_all_groups(conn, event.directory_id, id)?;
     if directory.deprovision_policy == "erase" {
         users::erase(conn, event.directory_id, id)?;
     } else {
@@ -167,6 +177,17 @@ fn delete_user(
 }
 
 /// The live user a change applies to, after its `If-Match` precondition.
+pub(crate) fn precondition(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match {
+        Some(tags) if !roster_scim::etag::matches(tags, version) => Err(ScimError::new(
+            412,
+            None,
+            format!("the resource changed: its version is {}", roster_scim::etag::etag(version)),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn load_for_change(
     conn: &mut PgConnection,
     event: &DecodedChange,
@@ -176,16 +197,7 @@ fn load_for_change(
     let Some(row) = users::find(conn, event.directory_id, id)? else {
         return Ok(Err(ScimError::not_found(format!("no user {id}"))));
     };
-    if let Some(if_match) = if_match
-        && !roster_scim::etag::matches(if_match, row.version)
-    {
-        return Ok(Err(ScimError::new(
-            412,
-            None,
-            format!("the user changed: its version is {}", roster_scim::etag::etag(row.version)),
-        )));
-    }
-    Ok(Ok(row))
+    Ok(precondition(if_match, row.version).map(|()| row))
 }
 
 /// Store a new state of `current`, checking userName uniqueness if it changed.
@@ -208,9 +220,8 @@ fn save(
     Ok(Ok(Decision::applied(status, &row)))
 }
 
-fn patch_ops(patch: &PatchUser) -> Result<Vec<PatchOp>, ScimError> {
-    patch
-        .operations
+pub(crate) fn patch_ops(operations: &[PatchOperation]) -> Result<Vec<PatchOp>, ScimError> {
+    operations
         .iter()
         .map(|op| {
             let kind = match patch_operation::Op::try_from(op.op) {
@@ -224,8 +235,8 @@ fn patch_ops(patch: &PatchUser) -> Result<Vec<PatchOp>, ScimError> {
         .collect()
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ScimError> {
-    Uuid::parse_str(id).map_err(|_| ScimError::invalid_value("the user id is not a UUID"))
+pub(crate) fn parse_id(id: &str) -> Result<Uuid, ScimError> {
+    Uuid::parse_str(id).map_err(|_| ScimError::invalid_value("the resource id is not a UUID"))
 }
 
 fn parse_user(resource_json: &str) -> Result<User, ScimError> {

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod consumer;
 pub mod error;
+mod groups;
 pub mod startup;
 
 pub use error::ProjectorError;

@@ -35,6 +35,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    group_members (directory_id, group_id, member_id) {
+        directory_id -> Uuid,
+        group_id -> Uuid,
+        member_id -> Uuid,
+        member_kind -> Text,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    groups (directory_id, id) {
+        directory_id -> Uuid,
+        id -> Uuid,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        resource -> Jsonb,
+        version -> Int8,
+        created_at -> Timestamptz,
+        last_modified -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     scim_tokens (id) {
         id -> Uuid,
         directory_id -> Uuid,
@@ -70,6 +94,7 @@ diesel::table! {
 }
 
 diesel::joinable!(directories -> tenants (tenant_id));
+diesel::joinable!(groups -> directories (directory_id));
 diesel::joinable!(scim_tokens -> directories (directory_id));
 diesel::joinable!(users -> directories (directory_id));
 
@@ -77,6 +102,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     consumer_offsets,
     directories,
     event_outcomes,
+    group_members,
+    groups,
     scim_tokens,
     tenants,
     users,

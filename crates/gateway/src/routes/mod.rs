@@ -1,6 +1,8 @@
 //! HTTP routes. Handlers are thin: extract, call the domain, map the error.
 
+mod common;
 pub mod discovery;
+pub mod groups;
 pub mod health;
 pub mod users;
 
@@ -104,6 +106,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(users::replace))
                     .route(web::patch().to(users::patch))
                     .route(web::delete().to(users::delete))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups")
+                    .route(web::post().to(groups::create))
+                    .route(web::get().to(groups::list))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups/{id}")
+                    .route(web::get().to(groups::get))
+                    .route(web::put().to(groups::replace))
+                    .route(web::patch().to(groups::patch))
+                    .route(web::delete().to(groups::delete))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -12,12 +12,14 @@ use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::{PatchOpKind, PatchRequest};
-use roster_scim::select::AttributeSelection;
 use roster_scim::user::{Meta, User};
 use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
+use super::common::{
+    if_match, lowercase_keys, not_modified, paging, resource_id, selection, with_etag,
+};
 use super::{AppState, scim_json};
 use crate::auth::Principal;
 use crate::body::read_json;
@@ -106,11 +108,7 @@ pub async fn delete(
 
 /// A user id from the path; anything that is not a UUID names no user.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::Scim(ScimError::not_found("no such user")))
-}
-
-fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
+    resource_id(raw, "no such user")
 }
 
 /// `GET /Users/{id}`, with `attributes` / `excludedAttributes`; `If-None-Match` with the
@@ -131,9 +129,7 @@ pub async fn get(
     })
     .await?
     .ok_or_else(not_found)?;
-    if let Some(tags) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && roster_scim::etag::matches(tags, row.version)
-    {
+    if not_modified(&req, row.version) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
     }
     let resource = selection.apply(&render(&state, &row));
@@ -149,10 +145,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = lowercase_keys(query.into_inner());
     let selection = selection(&params)?;
-    let start_index = parse_int(&params, "startindex")?.unwrap_or(1).max(1);
-    let count = parse_int(&params, "count")?
-        .unwrap_or(i64::from(state.max_page_size))
-        .clamp(0, i64::from(state.max_page_size));
+    let (start_index, count) = paging(&params, state.max_page_size)?;
     let lookup = match params.get("filter") {
         Some(text) => Lookup::from_filter(&Filter::parse(text)?)?,
         None => Lookup::All,
@@ -222,29 +215,6 @@ impl Lookup {
     }
 }
 
-/// Query parameter names are matched case-insensitively.
-fn lowercase_keys(params: HashMap<String, String>) -> HashMap<String, String> {
-    params.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
-}
-
-fn selection(params: &HashMap<String, String>) -> Result<AttributeSelection, ApiError> {
-    Ok(AttributeSelection::parse(
-        params.get("attributes").map(String::as_str),
-        params.get("excludedattributes").map(String::as_str),
-    )?)
-}
-
-fn parse_int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
-    params
-        .get(name)
-        .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
-                ApiError::Scim(ScimError::invalid_value(format!("{name} must be an integer")))
-            })
-        })
-        .transpose()
-}
-
 fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
     format!("{}/Users/{id}", state.scim_root(directory_id))
 }
@@ -257,13 +227,6 @@ fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
         version: row.version,
     };
     User::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta)
-}
-
-fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
-    if let Ok(value) = header::HeaderValue::from_str(&roster_scim::etag::etag(version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
 }
 
 /// Answer a write from its outcome: the stored resource for a 2xx, the SCIM error otherwise.

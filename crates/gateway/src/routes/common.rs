@@ -1,0 +1,68 @@
+//! What the resource routes share: query parameters, paging, preconditions, ETags.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use roster_scim::ScimError;
+use roster_scim::select::AttributeSelection;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A resource id from the path; anything that is not a UUID names no resource.
+pub(crate) fn resource_id(raw: &str, not_found: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Scim(ScimError::not_found(not_found)))
+}
+
+/// The `If-Match` header, passed to the projector with the change.
+pub(crate) fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Whether `If-None-Match` names the current version (a GET answers 304).
+pub(crate) fn not_modified(req: &HttpRequest, version: i64) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| roster_scim::etag::matches(tags, version))
+}
+
+/// Query parameter names are matched case-insensitively (and in any order; unknown ones such
+/// as Entra's `aadOptscim062020` are ignored).
+pub(crate) fn lowercase_keys(params: HashMap<String, String>) -> HashMap<String, String> {
+    params.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+/// `attributes` / `excludedAttributes`.
+pub(crate) fn selection(params: &HashMap<String, String>) -> Result<AttributeSelection, ApiError> {
+    Ok(AttributeSelection::parse(
+        params.get("attributes").map(String::as_str),
+        params.get("excludedattributes").map(String::as_str),
+    )?)
+}
+
+/// `startIndex` (1-based, at least 1) and `count` (0 to `max`, default `max`).
+pub(crate) fn paging(params: &HashMap<String, String>, max: u32) -> Result<(i64, i64), ApiError> {
+    let start_index = parse_int(params, "startindex")?.unwrap_or(1).max(1);
+    let count = parse_int(params, "count")?.unwrap_or(i64::from(max)).clamp(0, i64::from(max));
+    Ok((start_index, count))
+}
+
+fn parse_int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                ApiError::Scim(ScimError::invalid_value(format!("{name} must be an integer")))
+            })
+        })
+        .transpose()
+}
+
+pub(crate) fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&roster_scim::etag::etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}

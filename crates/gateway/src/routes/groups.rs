@@ -1,0 +1,286 @@
+//! `/Groups`: create, read, query, replace, patch (204), delete. Members are loaded only when
+//! the response shows them (`excludedAttributes=members` never loads them).
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use roster_events::Change;
+use roster_events::changes::v1::{
+    CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, PatchOperation, ReplaceGroup,
+    member_ref, patch_operation,
+};
+use roster_scim::ScimError;
+use roster_scim::filter::{CompValue, CompareOp, Filter};
+use roster_scim::group::{Group, MemberKind, MemberRef};
+use roster_scim::list::ListResponse;
+use roster_scim::patch::{PatchOpKind, PatchRequest};
+use roster_scim::user::Meta;
+use roster_store::groups::{self, GroupLookup, GroupRow};
+use roster_store::outcomes::{AppliedBody, OutcomeRow};
+use uuid::Uuid;
+
+use super::common::{
+    if_match, lowercase_keys, not_modified, paging, resource_id, selection, with_etag,
+};
+use super::{AppState, scim_json};
+use crate::auth::Principal;
+use crate::body::read_json;
+use crate::error::ApiError;
+
+fn group_id(raw: &str) -> Result<Uuid, ApiError> {
+    resource_id(raw, "no such group")
+}
+
+/// `POST /Groups`.
+pub async fn create(
+    principal: Principal,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (group, members) = Group::from_request(read_json(payload, state.max_body_bytes).await?)?;
+    let change = Change::CreateGroup(CreateGroup {
+        id: Uuid::new_v4().to_string(),
+        resource_json: group.as_json().to_string(),
+        members: event_members(&members),
+    });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `PUT /Groups/{id}`: the whole group, members included.
+pub async fn replace(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path.1)?;
+    let (group, members) = Group::from_request(read_json(payload, state.max_body_bytes).await?)?;
+    let change = Change::ReplaceGroup(ReplaceGroup {
+        id: id.to_string(),
+        resource_json: group.as_json().to_string(),
+        members: event_members(&members),
+        if_match: if_match(&req),
+    });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `PATCH /Groups/{id}`: 204, as Entra expects.
+pub async fn patch(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path.1)?;
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let ops = PatchRequest::parse(&body)?;
+    // Reject what the projector would reject, before it goes into the log.
+    roster_scim::group::split_group_ops(&ops)?;
+    let operations = ops.iter().map(event_operation).collect();
+    let change =
+        Change::PatchGroup(PatchGroup { id: id.to_string(), operations, if_match: if_match(&req) });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `DELETE /Groups/{id}`: 204.
+pub async fn delete(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path.1)?;
+    let change = Change::DeleteGroup(DeleteGroup { id: id.to_string(), if_match: if_match(&req) });
+    let outcome = state.submit(&principal, change, &req).await?;
+    respond(&state, &principal, outcome)
+}
+
+/// `GET /Groups/{id}`.
+pub async fn get(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path.1)?;
+    let selection = selection(&lowercase_keys(query.into_inner()))?;
+    let with_members = selection.wants_members();
+    let directory_id = principal.directory_id;
+    let (row, members) = roster_store::run_read(&state.pool, move |conn| {
+        let Some(row) = groups::find(conn, directory_id, id)? else {
+            return Ok::<_, ApiError>(None);
+        };
+        let members =
+            if with_members { Some(groups::members_of(conn, directory_id, &[id])?) } else { None };
+        Ok(Some((row, members)))
+    })
+    .await?
+    .ok_or_else(|| ApiError::Scim(ScimError::not_found("no such group")))?;
+    if not_modified(&req, row.version) {
+        return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
+    }
+    let members = members.map(|m| m.iter().map(member_ref).collect::<Vec<_>>());
+    let resource = selection.apply(&render(&state, &row, members.as_deref()));
+    Ok(with_etag(scim_json(StatusCode::OK, &resource), row.version))
+}
+
+/// `GET /Groups?filter=…`: `displayName`, `externalId` or `id` with `eq` (Entra's matching).
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let params = lowercase_keys(query.into_inner());
+    let selection = selection(&params)?;
+    let (start_index, count) = paging(&params, state.max_page_size)?;
+    let lookup = match params.get("filter") {
+        Some(text) => lookup(&Filter::parse(text)?)?,
+        None => GroupLookup::All,
+    };
+    let with_members = selection.wants_members();
+    let directory_id = principal.directory_id;
+    let (total, rows, members) = roster_store::run_read(&state.pool, move |conn| {
+        let (total, rows) = groups::page(conn, directory_id, &lookup, start_index - 1, count)?;
+        let members = if with_members {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            groups::members_of(conn, directory_id, &ids)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, ApiError>((total, rows, members))
+    })
+    .await?;
+    let resources = rows
+        .iter()
+        .map(|row| {
+            let of_row = with_members.then(|| {
+                members.iter().filter(|m| m.group_id == row.id).map(member_ref).collect::<Vec<_>>()
+            });
+            selection.apply(&render(&state, row, of_row.as_deref()))
+        })
+        .collect();
+    let body = ListResponse {
+        total_results: total.max(0) as u64,
+        start_index: start_index as u64,
+        resources,
+    };
+    Ok(scim_json(StatusCode::OK, &body.to_json()))
+}
+
+fn lookup(filter: &Filter) -> Result<GroupLookup, ApiError> {
+    if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value) } = filter
+        && path.urn.is_none()
+        && path.sub_attr.is_none()
+    {
+        match path.attr.to_ascii_lowercase().as_str() {
+            "displayname" => return Ok(GroupLookup::DisplayName(value.clone())),
+            "externalid" => return Ok(GroupLookup::ExternalId(value.clone())),
+            "id" => {
+                return Ok(Uuid::parse_str(value)
+                    .map(GroupLookup::Id)
+                    .unwrap_or(GroupLookup::Nothing));
+            }
+            _ => {}
+        }
+    }
+    Err(ApiError::Scim(ScimError::invalid_filter(format!(
+        "filter not supported on groups: {filter}; supported: displayName, externalId or id with eq"
+    ))))
+}
+
+fn member_ref(row: &groups::MemberRow) -> MemberRef {
+    MemberRef { value: row.member_id.to_string(), kind: MemberKind::parse(&row.member_kind) }
+}
+
+fn event_members(members: &[MemberRef]) -> Vec<EventMember> {
+    members
+        .iter()
+        .map(|m| EventMember {
+            value: m.value.clone(),
+            kind: match m.kind {
+                Some(MemberKind::User) => member_ref::Kind::User,
+                Some(MemberKind::Group) => member_ref::Kind::Group,
+                None => member_ref::Kind::Unspecified,
+            }
+            .into(),
+        })
+        .collect()
+}
+
+fn event_operation(op: &roster_scim::patch::PatchOp) -> PatchOperation {
+    let (kind, path, value_json) = op.to_parts();
+    let op = match kind {
+        PatchOpKind::Add => patch_operation::Op::Add,
+        PatchOpKind::Replace => patch_operation::Op::Replace,
+        PatchOpKind::Remove => patch_operation::Op::Remove,
+    };
+    PatchOperation { op: op.into(), path, value_json }
+}
+
+fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
+    format!("{}/Groups/{id}", state.scim_root(directory_id))
+}
+
+fn render(state: &AppState, row: &GroupRow, members: Option<&[MemberRef]>) -> serde_json::Value {
+    let meta = Meta {
+        created: row.created_at,
+        last_modified: row.last_modified,
+        location: location(state, row.directory_id, row.id),
+        version: row.version,
+    };
+    Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, members)
+}
+
+/// Answer a write from its outcome.
+fn respond(
+    state: &AppState,
+    principal: &Principal,
+    outcome: OutcomeRow,
+) -> Result<HttpResponse, ApiError> {
+    let status = StatusCode::from_u16(outcome.status as u16).map_err(|_| {
+        ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status))
+    })?;
+    if !status.is_success() {
+        return Err(ApiError::Scim(
+            outcome.body.as_ref().and_then(ScimError::from_body).unwrap_or_else(|| {
+                ScimError::new(status.as_u16(), None, "the change was rejected")
+            }),
+        ));
+    }
+    let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {
+        return Ok(HttpResponse::build(status).finish());
+    };
+    let applied: AppliedBody = serde_json::from_value(body).map_err(ApiError::internal)?;
+    let members: Option<Vec<MemberRef>> = applied.members.as_ref().map(|list| {
+        list.as_array()
+            .map(|items| items.iter().filter_map(|m| MemberRef::from_json(m).ok()).collect())
+            .unwrap_or_default()
+    });
+    let location = location(state, principal.directory_id, id);
+    let meta = Meta {
+        created: applied.created,
+        last_modified: applied.last_modified,
+        location: location.clone(),
+        version: applied.version,
+    };
+    let resource = Group::from_stored(applied.resource).to_resource(
+        &id.to_string(),
+        &meta,
+        members.as_deref(),
+    );
+    let mut response = scim_json(status, &resource);
+    if status == StatusCode::CREATED
+        && let Ok(value) = header::HeaderValue::from_str(&location)
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(with_etag(response, applied.version))
+}

@@ -1,0 +1,232 @@
+//! The groups projection and its membership table. Tombstoned groups (`deleted_at` set) are
+//! invisible to every read here.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{group_members, groups, users};
+use crate::sql::lower;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = groups, treat_none_as_null = true)]
+pub struct GroupRow {
+    pub directory_id: Uuid,
+    pub id: Uuid,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// The canonical SCIM Group, without `id`, `meta` and `members`.
+    pub resource: serde_json::Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One membership: `member_kind` is `"User"` or `"Group"`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = group_members)]
+pub struct MemberRow {
+    pub directory_id: Uuid,
+    pub group_id: Uuid,
+    pub member_id: Uuid,
+    pub member_kind: String,
+    pub added_at: DateTime<Utc>,
+}
+
+pub fn find(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<GroupRow>> {
+    groups::table
+        .find((directory_id, id))
+        .filter(groups::deleted_at.is_null())
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Insert unless the id or the displayName (case-insensitive, among live groups) is taken.
+pub fn insert_if_absent(conn: &mut PgConnection, row: &GroupRow) -> QueryResult<bool> {
+    diesel::insert_into(groups::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|inserted| inserted == 1)
+}
+
+pub fn update(conn: &mut PgConnection, row: &GroupRow) -> QueryResult<()> {
+    diesel::update(groups::table.find((row.directory_id, row.id))).set(row).execute(conn).map(drop)
+}
+
+pub fn erase(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<()> {
+    diesel::delete(groups::table.find((directory_id, id))).execute(conn).map(drop)
+}
+
+/// Whether another live group than `except` has this displayName (case-insensitive).
+pub fn display_name_taken(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    display_name: &str,
+    except: Option<Uuid>,
+) -> QueryResult<bool> {
+    let mut query = groups::table
+        .filter(groups::directory_id.eq(directory_id))
+        .filter(lower(groups::display_name).eq(lower(display_name)))
+        .filter(groups::deleted_at.is_null())
+        .select(groups::id)
+        .into_boxed();
+    if let Some(id) = except {
+        query = query.filter(groups::id.ne(id));
+    }
+    diesel::select(diesel::dsl::exists(query)).get_result(conn)
+}
+
+/// The lookups Entra's group queries need, answered from indexed columns.
+pub enum GroupLookup {
+    All,
+    DisplayName(String),
+    ExternalId(String),
+    Id(Uuid),
+    Nothing,
+}
+
+/// A page of live groups matching `lookup`, in creation order, and the total count.
+pub fn page(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    lookup: &GroupLookup,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<GroupRow>)> {
+    let filtered = || {
+        let query = groups::table
+            .filter(groups::directory_id.eq(directory_id))
+            .filter(groups::deleted_at.is_null())
+            .into_boxed();
+        match lookup {
+            GroupLookup::All => query,
+            GroupLookup::DisplayName(name) => {
+                query.filter(lower(groups::display_name).eq(lower(name.clone())))
+            }
+            GroupLookup::ExternalId(external_id) => {
+                query.filter(groups::external_id.eq(external_id.clone()))
+            }
+            GroupLookup::Id(id) => query.filter(groups::id.eq(*id)),
+            GroupLookup::Nothing => {
+                query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false"))
+            }
+        }
+    };
+    let total = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order((groups::created_at, groups::id))
+        .offset(offset)
+        .limit(limit)
+        .select(GroupRow::as_select())
+        .load(conn)?;
+    Ok((total, rows))
+}
+
+/// The members of the given groups, in the order they joined.
+pub fn members_of(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    group_ids: &[Uuid],
+) -> QueryResult<Vec<MemberRow>> {
+    group_members::table
+        .filter(group_members::directory_id.eq(directory_id))
+        .filter(group_members::group_id.eq_any(group_ids))
+        .order((group_members::added_at, group_members::member_id))
+        .select(MemberRow::as_select())
+        .load(conn)
+}
+
+/// Add memberships; one already there keeps its original join time.
+pub fn add_members(conn: &mut PgConnection, rows: &[MemberRow]) -> QueryResult<()> {
+    // 5 bind parameters a row; Postgres allows 65535.
+    for chunk in rows.chunks(10_000) {
+        diesel::insert_into(group_members::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn remove_members(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    group_id: Uuid,
+    member_ids: &[Uuid],
+) -> QueryResult<()> {
+    for chunk in member_ids.chunks(10_000) {
+        diesel::delete(
+            group_members::table
+                .filter(group_members::directory_id.eq(directory_id))
+                .filter(group_members::group_id.eq(group_id))
+                .filter(group_members::member_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn remove_all_members(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    group_id: Uuid,
+) -> QueryResult<()> {
+    diesel::delete(
+        group_members::table
+            .filter(group_members::directory_id.eq(directory_id))
+            .filter(group_members::group_id.eq(group_id)),
+    )
+    .execute(conn)
+    .map(drop)
+}
+
+/// Remove a user or group from every group of the directory (it was deprovisioned).
+pub fn remove_from_all_groups(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    member_id: Uuid,
+) -> QueryResult<()> {
+    diesel::delete(
+        group_members::table
+            .filter(group_members::directory_id.eq(directory_id))
+            .filter(group_members::member_id.eq(member_id)),
+    )
+    .execute(conn)
+    .map(drop)
+}
+
+/// Which of `ids` are live users and which live groups of the directory: `(users, groups)`.
+pub fn resolve_members(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<(Vec<Uuid>, Vec<Uuid>)> {
+    let mut found_users = Vec::new();
+    let mut found_groups = Vec::new();
+    for chunk in ids.chunks(10_000) {
+        found_users.extend(
+            users::table
+                .filter(users::directory_id.eq(directory_id))
+                .filter(users::id.eq_any(chunk))
+                .filter(users::deleted_at.is_null())
+                .select(users::id)
+                .load::<Uuid>(conn)?,
+        );
+        found_groups.extend(
+            groups::table
+                .filter(groups::directory_id.eq(directory_id))
+                .filter(groups::id.eq_any(chunk))
+                .filter(groups::deleted_at.is_null())
+                .select(groups::id)
+                .load::<Uuid>(conn)?,
+        );
+    }
+    Ok((found_users, found_groups))
+}
