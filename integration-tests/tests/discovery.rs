@@ -64,3 +64,29 @@ async fn attributes_and_excluded_attributes_select_what_is_returned() {
     assert!(user.get("emails").is_none() && user.get("name").is_none(), "{user}");
     assert_eq!(user["userName"], "select@contoso.com");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_with_post_is_the_same_query_in_a_body() {
+    let app = TestApp::spawn().await;
+    app.post_user(&entra_user("searched@contoso.com")).await;
+    app.post_user(&entra_user("other@contoso.com")).await;
+    let response = app
+        .client
+        .post(format!("{}/Users/.search", app.scim_url()))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName eq \"SEARCHED@contoso.com\"",
+            "attributes": ["userName"],
+            "startIndex": 1,
+            "count": 10
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let found: Value = response.json().await.unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["userName"], "searched@contoso.com");
+    assert!(found["Resources"][0].get("emails").is_none());
+}

@@ -34,6 +34,37 @@ pub(crate) fn lowercase_keys(params: HashMap<String, String>) -> HashMap<String,
     params.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
 }
 
+/// The parameters of a `POST /.search` SearchRequest body (RFC 7644 §3.4.3), as the lower-case
+/// query parameters a GET would carry. Attribute lists may be JSON arrays or strings.
+pub(crate) fn search_params(body: &serde_json::Value) -> Result<HashMap<String, String>, ApiError> {
+    use serde_json::Value;
+    let Value::Object(body) = body else {
+        return Err(ApiError::Scim(ScimError::invalid_syntax("a SearchRequest must be an object")));
+    };
+    let mut params = HashMap::new();
+    for (key, value) in body {
+        let key = key.to_ascii_lowercase();
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => {
+                items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
+            }
+            Value::Null => continue,
+            _ if key == "schemas" => continue,
+            _ => {
+                return Err(ApiError::Scim(ScimError::invalid_value(format!(
+                    "SearchRequest {key} has the wrong type"
+                ))));
+            }
+        };
+        if key != "schemas" {
+            params.insert(key, text);
+        }
+    }
+    Ok(params)
+}
+
 /// `attributes` / `excludedAttributes`.
 pub(crate) fn selection(params: &HashMap<String, String>) -> Result<AttributeSelection, ApiError> {
     Ok(AttributeSelection::parse(

@@ -101,6 +101,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/Users/.search")
+                    .route(web::post().to(users::search))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/Users/{id}")
                     .route(web::get().to(users::get))
                     .route(web::put().to(users::replace))
@@ -112,6 +117,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Groups")
                     .route(web::post().to(groups::create))
                     .route(web::get().to(groups::list))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups/.search")
+                    .route(web::post().to(groups::search))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -18,7 +18,8 @@ use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
 use super::common::{
-    if_match, lowercase_keys, not_modified, paging, resource_id, selection, with_etag,
+    if_match, lowercase_keys, not_modified, paging, resource_id, search_params, selection,
+    with_etag,
 };
 use super::{AppState, scim_json};
 use crate::auth::Principal;
@@ -143,7 +144,24 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = lowercase_keys(query.into_inner());
+    query_list(principal, state, lowercase_keys(query.into_inner())).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): the query in a SearchRequest body.
+pub async fn search(
+    principal: Principal,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(payload, state.max_body_bytes).await?;
+    query_list(principal, state, search_params(&body)?).await
+}
+
+async fn query_list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    params: HashMap<String, String>,
+) -> Result<HttpResponse, ApiError> {
     let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let lookup = match params.get("filter") {
