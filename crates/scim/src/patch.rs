@@ -356,10 +356,26 @@ pub fn apply_to_user(user: &User, ops: &[PatchOp]) -> Result<User, ScimError> {
             {
                 return Err(mutability("groups is readOnly: change group membership on the group"));
             }
+            if op.op == PatchOpKind::Remove
+                && let Some(urn) = op.path.as_ref().and_then(whole_extension)
+            {
+                resource.retain(|key, _| !key.eq_ignore_ascii_case(&urn));
+                continue;
+            }
             apply(&mut resource, &op, user_attribute)?;
         }
     }
     User::from_request(Value::Object(resource))
+}
+
+/// The URN when `path` names a whole extension schema (`urn:…:enterprise:2.0:User`), not an
+/// attribute in it.
+fn whole_extension(path: &PatchPath) -> Option<String> {
+    if path.filter.is_some() || path.attr.sub_attr.is_some() {
+        return None;
+    }
+    let urn = path.attr.to_string();
+    (schema::is_schema_urn(&urn) && !urn.to_ascii_lowercase().contains(":core:")).then_some(urn)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,9 +405,14 @@ pub(crate) fn normalise(op: PatchOp) -> Result<Vec<PatchOp>, ScimError> {
         let urn = path.attr.to_string();
         if schema::is_schema_urn(&urn) {
             return match (op.op, op.value) {
-                (PatchOpKind::Remove, _) => Err(invalid_path(format!(
-                    "remove the attributes of {urn} one by one, not the whole schema"
-                ))),
+                // Removing an extension removes its whole object (applied by
+                // `remove_extension`); the core schema cannot be removed.
+                (PatchOpKind::Remove, _) if whole_extension(&path).is_some() => {
+                    Ok(vec![PatchOp { op: PatchOpKind::Remove, path: Some(path), value: None }])
+                }
+                (PatchOpKind::Remove, _) => {
+                    Err(invalid_path(format!("{urn} is the core schema and cannot be removed")))
+                }
                 (kind, Some(value @ Value::Object(_))) => {
                     let mut wrapped = Map::new();
                     wrapped.insert(urn, value);

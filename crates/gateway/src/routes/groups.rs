@@ -214,7 +214,7 @@ fn lookup(filter: &Filter) -> Result<GroupLookup, ApiError> {
     ))))
 }
 
-fn member_ref(row: &groups::MemberRow) -> MemberRef {
+pub(crate) fn member_ref(row: &groups::MemberRow) -> MemberRef {
     MemberRef { value: row.member_id.to_string(), kind: MemberKind::parse(&row.member_kind) }
 }
 
@@ -247,7 +247,11 @@ fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
     format!("{}/Groups/{id}", state.scim_root(directory_id))
 }
 
-fn render(state: &AppState, row: &GroupRow, members: Option<&[MemberRef]>) -> serde_json::Value {
+pub(crate) fn render(
+    state: &AppState,
+    row: &GroupRow,
+    members: Option<&[MemberRef]>,
+) -> serde_json::Value {
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,

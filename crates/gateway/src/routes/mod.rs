@@ -4,6 +4,7 @@ mod common;
 pub mod discovery;
 pub mod groups;
 pub mod health;
+pub mod search;
 pub mod users;
 
 use std::time::Duration;
@@ -94,6 +95,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{directory}")
             .wrap(actix_web::middleware::from_fn(auth::authenticate))
+            .service(
+                web::resource("/.search")
+                    .route(web::post().to(search::search_all))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/Users")
                     .route(web::post().to(users::create))

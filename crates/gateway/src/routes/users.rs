@@ -237,7 +237,7 @@ fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
     format!("{}/Users/{id}", state.scim_root(directory_id))
 }
 
-fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
+pub(crate) fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,

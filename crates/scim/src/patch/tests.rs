@@ -647,8 +647,12 @@ fn a_schema_urn_as_path_patches_its_attributes() {
     );
     assert_eq!(user[ENT], json!({"department": "D", "manager": {"value": "m"}}));
     assert_eq!(user["title"], "T");
+    // Removing an extension removes its whole object; the core schema cannot be removed.
+    let user = patch(user, ops(json!([{"op": "remove", "path": ENT}])));
+    assert!(user.get(ENT).is_none(), "{user}");
+    assert_eq!(user["title"], "T");
     for (operation, scim_type) in [
-        (json!({"op": "remove", "path": ENT}), ScimType::InvalidPath),
+        (json!({"op": "remove", "path": USER_SCHEMA}), ScimType::InvalidPath),
         (json!({"op": "add", "path": ENT, "value": "x"}), ScimType::InvalidValue),
     ] {
         let err = PatchRequest::parse(&ops(json!([operation]))).unwrap_err();
