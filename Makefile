@@ -32,7 +32,7 @@ stack: ## Make sure Postgres and a test broker (Nisshi, memory storage) are up
 	@scripts/stack.sh broker-memory
 
 .PHONY: test
-test: lint test-unit test-integration test-run ## Everything: lint, unit, integration, `make run` smoke test
+test: lint test-unit test-integration test-run test-scim2 ## Everything: lint, unit, integration, `make run`, scim2-tester
 
 .PHONY: lint
 lint: ## rustfmt check, clippy -D warnings, crate boundaries, deploy config copies, schema.rs drift
@@ -55,6 +55,10 @@ test-integration: stack ## Integration tests against the real Postgres and broke
 .PHONY: test-run
 test-run: stack ## `make run` twice with Ctrl-C between: prints the two lines, creates, keeps users
 	scripts/test-make-run.sh
+
+.PHONY: test-scim2
+test-scim2: stack ## scim2-tester (PyPI) against a running gateway: every check must succeed
+	scripts/test-scim2-tester.sh
 
 .PHONY: migrate
 migrate: ## Apply migrations to ROSTER__DATABASE__URL (default: the local `roster` database)
