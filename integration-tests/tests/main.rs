@@ -5,6 +5,7 @@
 mod auth;
 mod discovery;
 mod durability;
+mod entra_replay;
 mod groups;
 mod migrations;
 mod user_writes;
