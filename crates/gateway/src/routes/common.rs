@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
+use roster_events::changes::v1::{PatchOperation, patch_operation};
 use roster_scim::ScimError;
+use roster_scim::patch::{PatchOp, PatchOpKind};
 use roster_scim::select::AttributeSelection;
+use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -96,4 +99,56 @@ pub(crate) fn with_etag(mut response: HttpResponse, version: i64) -> HttpRespons
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+/// A canonical PATCH operation as the change log carries it.
+pub(crate) fn event_operation(op: &PatchOp) -> PatchOperation {
+    let (kind, path, value_json) = op.to_parts();
+    let op = match kind {
+        PatchOpKind::Add => patch_operation::Op::Add,
+        PatchOpKind::Replace => patch_operation::Op::Replace,
+        PatchOpKind::Remove => patch_operation::Op::Remove,
+    };
+    PatchOperation { op: op.into(), path, value_json }
+}
+
+/// What a write's outcome says: a rejection (the SCIM error), a success without body (204), or
+/// a success with the applied resource.
+pub(crate) enum Answer {
+    NoContent(StatusCode),
+    Applied { status: StatusCode, id: Uuid, body: AppliedBody },
+}
+
+pub(crate) fn answer(outcome: OutcomeRow) -> Result<Answer, ApiError> {
+    let status = StatusCode::from_u16(outcome.status as u16).map_err(|_| {
+        ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status))
+    })?;
+    if !status.is_success() {
+        let error =
+            outcome.body.as_ref().and_then(ScimError::from_body).unwrap_or_else(|| {
+                ScimError::new(status.as_u16(), None, "the change was rejected")
+            });
+        return Err(ApiError::Scim(error));
+    }
+    let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {
+        return Ok(Answer::NoContent(status));
+    };
+    let body = serde_json::from_value(body).map_err(ApiError::internal)?;
+    Ok(Answer::Applied { status, id, body })
+}
+
+/// A written resource: its JSON, `Location` on a 201, and its ETag.
+pub(crate) fn written(
+    status: StatusCode,
+    resource: &serde_json::Value,
+    location: &str,
+    version: i64,
+) -> HttpResponse {
+    let mut response = super::scim_json(status, resource);
+    if status == StatusCode::CREATED
+        && let Ok(value) = header::HeaderValue::from_str(location)
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    with_etag(response, version)
 }

@@ -3,26 +3,25 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
 use roster_events::changes::v1::{
-    CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, PatchOperation, ReplaceGroup,
-    member_ref, patch_operation,
+    CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, ReplaceGroup, member_ref,
 };
 use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::group::{Group, MemberKind, MemberRef};
 use roster_scim::list::ListResponse;
-use roster_scim::patch::{PatchOpKind, PatchRequest};
+use roster_scim::patch::PatchRequest;
 use roster_scim::user::Meta;
 use roster_store::groups::{self, GroupLookup, GroupRow};
-use roster_store::outcomes::{AppliedBody, OutcomeRow};
+use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
 use super::common::{
-    if_match, lowercase_keys, not_modified, paging, resource_id, search_params, selection,
-    with_etag,
+    Answer, answer, event_operation, if_match, lowercase_keys, not_modified, paging, resource_id,
+    search_params, selection, with_etag, written,
 };
 use super::{AppState, scim_json};
 use crate::auth::Principal;
@@ -233,16 +232,6 @@ fn event_members(members: &[MemberRef]) -> Vec<EventMember> {
         .collect()
 }
 
-fn event_operation(op: &roster_scim::patch::PatchOp) -> PatchOperation {
-    let (kind, path, value_json) = op.to_parts();
-    let op = match kind {
-        PatchOpKind::Add => patch_operation::Op::Add,
-        PatchOpKind::Replace => patch_operation::Op::Replace,
-        PatchOpKind::Remove => patch_operation::Op::Remove,
-    };
-    PatchOperation { op: op.into(), path, value_json }
-}
-
 fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
     format!("{}/Groups/{id}", state.scim_root(directory_id))
 }
@@ -267,20 +256,10 @@ fn respond(
     principal: &Principal,
     outcome: OutcomeRow,
 ) -> Result<HttpResponse, ApiError> {
-    let status = StatusCode::from_u16(outcome.status as u16).map_err(|_| {
-        ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status))
-    })?;
-    if !status.is_success() {
-        return Err(ApiError::Scim(
-            outcome.body.as_ref().and_then(ScimError::from_body).unwrap_or_else(|| {
-                ScimError::new(status.as_u16(), None, "the change was rejected")
-            }),
-        ));
-    }
-    let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {
-        return Ok(HttpResponse::build(status).finish());
+    let (status, id, applied) = match answer(outcome)? {
+        Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
+        Answer::Applied { status, id, body } => (status, id, body),
     };
-    let applied: AppliedBody = serde_json::from_value(body).map_err(ApiError::internal)?;
     let members: Option<Vec<MemberRef>> = applied.members.as_ref().map(|list| {
         list.as_array()
             .map(|items| items.iter().filter_map(|m| MemberRef::from_json(m).ok()).collect())
@@ -298,11 +277,5 @@ fn respond(
         &meta,
         members.as_deref(),
     );
-    let mut response = scim_json(status, &resource);
-    if status == StatusCode::CREATED
-        && let Ok(value) = header::HeaderValue::from_str(&location)
-    {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(with_etag(response, applied.version))
+    Ok(written(status, &resource, &location, applied.version))
 }

@@ -2,24 +2,22 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
-use roster_events::changes::v1::{
-    CreateUser, DeleteUser, PatchOperation, PatchUser, ReplaceUser, patch_operation,
-};
+use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser};
 use roster_scim::ScimError;
 use roster_scim::filter::{CompValue, CompareOp, Filter};
 use roster_scim::list::ListResponse;
-use roster_scim::patch::{PatchOpKind, PatchRequest};
+use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
-use roster_store::outcomes::{AppliedBody, OutcomeRow};
+use roster_store::outcomes::OutcomeRow;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
 use super::common::{
-    if_match, lowercase_keys, not_modified, paging, resource_id, search_params, selection,
-    with_etag,
+    Answer, answer, event_operation, if_match, lowercase_keys, not_modified, paging, resource_id,
+    search_params, selection, with_etag, written,
 };
 use super::{AppState, scim_json};
 use crate::auth::Principal;
@@ -75,18 +73,7 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
-    let operations = PatchRequest::parse(&body)?
-        .iter()
-        .map(|op| {
-            let (kind, path, value_json) = op.to_parts();
-            let op = match kind {
-                PatchOpKind::Add => patch_operation::Op::Add,
-                PatchOpKind::Replace => patch_operation::Op::Replace,
-                PatchOpKind::Remove => patch_operation::Op::Remove,
-            };
-            PatchOperation { op: op.into(), path, value_json }
-        })
-        .collect();
+    let operations = PatchRequest::parse(&body)?.iter().map(event_operation).collect();
     let change =
         Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
@@ -253,20 +240,10 @@ fn respond(
     principal: &Principal,
     outcome: OutcomeRow,
 ) -> Result<HttpResponse, ApiError> {
-    let status = StatusCode::from_u16(outcome.status as u16).map_err(|_| {
-        ApiError::internal(anyhow::anyhow!("outcome has status {}", outcome.status))
-    })?;
-    if !status.is_success() {
-        let error =
-            outcome.body.as_ref().and_then(ScimError::from_body).unwrap_or_else(|| {
-                ScimError::new(status.as_u16(), None, "the change was rejected")
-            });
-        return Err(ApiError::Scim(error));
-    }
-    let (Some(id), Some(body)) = (outcome.resource_id, outcome.body) else {
-        return Ok(HttpResponse::build(status).finish());
+    let (status, id, applied) = match answer(outcome)? {
+        Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
+        Answer::Applied { status, id, body } => (status, id, body),
     };
-    let applied: AppliedBody = serde_json::from_value(body).map_err(ApiError::internal)?;
     let location = location(state, principal.directory_id, id);
     let meta = Meta {
         created: applied.created,
@@ -275,11 +252,5 @@ fn respond(
         version: applied.version,
     };
     let resource = User::from_stored(applied.resource).to_resource(&id.to_string(), &meta);
-    let mut response = scim_json(status, &resource);
-    if status == StatusCode::CREATED
-        && let Ok(value) = header::HeaderValue::from_str(&location)
-    {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(with_etag(response, applied.version))
+    Ok(written(status, &resource, &location, applied.version))
 }
