@@ -6,6 +6,7 @@ mod auth;
 mod discovery;
 mod durability;
 mod entra_replay;
+mod filter_sql;
 mod groups;
 mod migrations;
 mod user_writes;

@@ -175,3 +175,45 @@ async fn list_pages_through_users() {
     let response = app.get("/Users?count=abc").await;
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_filter_sorted_and_paged_is_answered_from_postgres() {
+    let app = TestApp::spawn().await;
+    for name in ["carol", "alice", "bob"] {
+        let mut user = entra_user(name);
+        user["title"] = json!(if name == "bob" { "Engineer" } else { "Manager" });
+        assert_eq!(app.post_user(&user).await.status(), 201);
+    }
+    // Entra's non-RFC value-path filter, and an RFC one with and/not, sorted descending.
+    let found: Value = app
+        .get("/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22ALICE@testuser.com%22")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["userName"], "alice");
+    let found: Value = app
+        .get("/Users?filter=title+eq+%22manager%22+and+not+(userName+sw+%22c%22)&sortBy=userName&sortOrder=descending")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["userName"], "alice");
+    let sorted: Value =
+        app.get("/Users?sortBy=userName&sortOrder=descending&count=2").await.json().await.unwrap();
+    let names: Vec<&str> = sorted["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["carol", "bob"]);
+    assert_eq!(sorted["totalResults"], 3);
+    // A malformed filter is 400 invalidFilter.
+    let response = app.get("/Users?filter=userName+eq").await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["scimType"], "invalidFilter");
+}

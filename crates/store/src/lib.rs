@@ -4,6 +4,7 @@
 pub mod control;
 pub mod database;
 pub mod error;
+pub mod filter_sql;
 pub mod groups;
 pub mod migrations;
 pub mod offsets;

@@ -7,11 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
 use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser};
 use roster_scim::ScimError;
-use roster_scim::filter::{CompValue, CompareOp, Filter};
+use roster_scim::filter::{AttrPath, Filter};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
 use roster_store::outcomes::OutcomeRow;
+use roster_store::filter_sql::{self, FilterSqlError};
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
@@ -151,31 +152,26 @@ async fn query_list(
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
-    let lookup = match params.get("filter") {
-        Some(text) => Lookup::from_filter(&Filter::parse(text)?)?,
-        None => Lookup::All,
+    let filter = params.get("filter").map(|text| Filter::parse(text)).transpose()?;
+    let sort = match params.get("sortby") {
+        Some(path) => {
+            let descending = params
+                .get("sortorder")
+                .is_some_and(|order| order.eq_ignore_ascii_case("descending"));
+            Some((AttrPath::parse(path)?, descending))
+        }
+        None => None,
     };
     let directory_id = principal.directory_id;
     let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
-        let matches = match lookup {
-            Lookup::All => {
-                let total = users::count(conn, directory_id)?;
-                let rows = users::page(conn, directory_id, start_index - 1, count)?;
-                return Ok::<_, ApiError>((total, rows));
-            }
-            Lookup::UserName(name) => {
-                users::find_by_user_name(conn, directory_id, &name)?.into_iter().collect()
-            }
-            Lookup::ExternalId(external_id) => {
-                users::find_by_external_id(conn, directory_id, &external_id)?
-            }
-            Lookup::Id(id) => users::find(conn, directory_id, id)?.into_iter().collect(),
-            Lookup::Nothing => Vec::new(),
-        };
-        let total = matches.len() as i64;
-        let page =
-            matches.into_iter().skip((start_index - 1) as usize).take(count as usize).collect();
-        Ok((total, page))
+        let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
+        filter_sql::find_users(conn, directory_id, filter.as_ref(), start_index, count, sort)
+            .map_err(|error| match error {
+                FilterSqlError::Unsupported(detail) => {
+                    ApiError::Scim(ScimError::invalid_filter(detail))
+                }
+                FilterSqlError::Query(error) => ApiError::from(error),
+            })
     })
     .await?;
     let resources = rows.iter().map(|row| selection.apply(&render(&state, row))).collect();
@@ -185,39 +181,6 @@ async fn query_list(
         resources,
     };
     Ok(scim_json(StatusCode::OK, &body.to_json()))
-}
-
-/// The filters answered from indexed columns. The full filter language is translated to SQL
-/// separately; these are the ones Entra's matching and Test Connection use.
-enum Lookup {
-    All,
-    UserName(String),
-    ExternalId(String),
-    Id(Uuid),
-    /// A well-formed filter that no user can match (an `id` that is not a UUID).
-    Nothing,
-}
-
-impl Lookup {
-    fn from_filter(filter: &Filter) -> Result<Lookup, ApiError> {
-        if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value) } = filter
-            && path.urn.is_none()
-            && path.sub_attr.is_none()
-        {
-            let attr = path.attr.to_ascii_lowercase();
-            match attr.as_str() {
-                "username" => return Ok(Lookup::UserName(value.clone())),
-                "externalid" => return Ok(Lookup::ExternalId(value.clone())),
-                "id" => {
-                    return Ok(Uuid::parse_str(value).map(Lookup::Id).unwrap_or(Lookup::Nothing));
-                }
-                _ => {}
-            }
-        }
-        Err(ApiError::Scim(ScimError::invalid_filter(format!(
-            "filter not supported: {filter}; supported: userName, externalId or id with eq"
-        ))))
-    }
 }
 
 fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {

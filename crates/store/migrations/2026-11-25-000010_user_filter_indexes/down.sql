@@ -1,0 +1,11 @@
+DROP INDEX users_email_keys;
+DROP FUNCTION roster_scim_email_keys(jsonb);
+DROP FUNCTION roster_scim_instant(text);
+DROP FUNCTION roster_scim_present(jsonb);
+DROP FUNCTION roster_scim_nonempty(jsonb);
+DROP FUNCTION roster_scim_flatten(jsonb);
+DROP FUNCTION roster_scim_lookup(jsonb, text);
+DROP FUNCTION roster_scim_get(jsonb, text);
+DROP FUNCTION roster_scim_fold_ascii(text);
+DROP INDEX users_display_name_fold;
+DROP INDEX users_user_name_fold;
