@@ -11,8 +11,8 @@ use roster_scim::filter::{AttrPath, Filter};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
-use roster_store::outcomes::OutcomeRow;
 use roster_store::filter_sql::{self, FilterSqlError};
+use roster_store::outcomes::OutcomeRow;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
