@@ -807,7 +807,7 @@ fn entra_queries_use_indexes() {
     }
     diesel::sql_query("ANALYZE users").execute(&mut conn).unwrap();
     for (filter, index) in [
-        (r#"userName eq "Ann.Smith1@example.com""#, "users_user_name_fold"),
+        (r#"userName eq "Ann.Smith1@example.com""#, "users_user_name_key"),
         (r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#, "users_external_id"),
         (r#"displayName eq "Ann Smith""#, "users_display_name_fold"),
         (r#"id eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#, "users_pkey"),

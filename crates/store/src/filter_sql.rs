@@ -7,7 +7,7 @@
 //!
 //! - `id`, `userName`, `externalId`, `displayName` and `meta.created`/`lastModified`/`version`/
 //!   `resourceType` are read from columns. `userName eq "x"` is
-//!   `lower(user_name COLLATE "und-x-icu") = $1` (index `users_user_name_fold`), `externalId eq`
+//!   `lower(user_name COLLATE "und-x-icu") = $1` (unique index `users_user_name_key`), `externalId eq`
 //!   is `external_id = $1` (index `users_external_id`), `displayName eq` uses
 //!   `users_display_name_fold`, and `id eq "<uuid>"` the primary key.
 //! - Everything else is read from the `resource` jsonb with inline SQL mirroring the evaluator's

@@ -7,3 +7,18 @@ diesel::define_sql_function! {
     /// matching the `lower(…)` unique indexes.
     fn lower(x: Text) -> Text;
 }
+
+/// `userName` equals `user_name`, folded as the `users_user_name_key` unique index folds it
+/// (ICU, which agrees with Rust's `to_lowercase`), so the index answers it.
+pub fn user_name_is(
+    user_name: &str,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId,
+> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "lower(users.user_name COLLATE \"und-x-icu\") = lower(",
+    )
+    .bind::<Text, _>(user_name.to_string())
+    .sql(" COLLATE \"und-x-icu\")")
+}

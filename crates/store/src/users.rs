@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::schema::users;
-use crate::sql::lower;
+use crate::sql::user_name_is;
 
 /// One row of `users`: indexed columns for what filters and uniqueness need, and the canonical
 /// SCIM resource (without `id` and `meta`) as jsonb.
@@ -45,7 +45,7 @@ pub fn find_by_user_name(
 ) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::directory_id.eq(directory_id))
-        .filter(lower(users::user_name).eq(lower(user_name)))
+        .filter(user_name_is(user_name))
         .filter(users::deleted_at.is_null())
         .select(UserRow::as_select())
         .first(conn)
@@ -61,7 +61,7 @@ pub fn user_name_taken(
 ) -> QueryResult<bool> {
     let mut query = users::table
         .filter(users::directory_id.eq(directory_id))
-        .filter(lower(users::user_name).eq(lower(user_name)))
+        .filter(user_name_is(user_name))
         .filter(users::deleted_at.is_null())
         .select(users::id)
         .into_boxed();
