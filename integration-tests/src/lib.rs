@@ -218,6 +218,23 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// Any request to the test directory's SCIM root, with a JSON body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.scim_url()))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/scim+json").json(&body);
+        }
+        request.send().await.expect("SCIM request")
+    }
+
     /// Events on the change topic (sum of the partitions' high watermarks).
     pub async fn published_count(&self) -> i64 {
         let settings = self.settings.kafka.clone();

@@ -6,20 +6,6 @@ use roster_integration_tests::{TestApp, entra_user};
 use roster_store::schema::group_members;
 use serde_json::{Value, json};
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request =
-        app.client.request(method, format!("{}{path}", app.scim_url())).bearer_auth(&app.token);
-    if let Some(body) = body {
-        request = request.header("Content-Type", "application/scim+json").json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 async fn user_id(app: &TestApp, user_name: &str) -> String {
     let created: Value = app.post_user(&entra_user(user_name)).await.json().await.unwrap();
     created["id"].as_str().unwrap().to_string()
@@ -39,7 +25,8 @@ fn entra_group(display_name: &str) -> Value {
 }
 
 async fn members(app: &TestApp, group: &str) -> Vec<String> {
-    let body: Value = send(app, reqwest::Method::GET, &format!("/Groups/{group}"), None)
+    let body: Value = app
+        .send(reqwest::Method::GET, &format!("/Groups/{group}"), None)
         .await
         .json()
         .await
@@ -59,7 +46,7 @@ async fn entra_group_lifecycle() {
         (user_id(&app, "ada").await, user_id(&app, "bob").await, user_id(&app, "cy").await);
 
     let response =
-        send(&app, reqwest::Method::POST, "/Groups", Some(entra_group("Group1DisplayName"))).await;
+        app.send(reqwest::Method::POST, "/Groups", Some(entra_group("Group1DisplayName"))).await;
     assert_eq!(response.status(), 201);
     let group: Value = response.json().await.unwrap();
     let id = group["id"].as_str().unwrap().to_string();
@@ -68,16 +55,16 @@ async fn entra_group_lifecycle() {
     assert_eq!(group["members"], json!([]));
 
     // §3.3: matched by displayName, members excluded.
-    let found: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/Groups?excludedAttributes=members&filter=displayName+eq+%22group1displayname%22",
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let found: Value = app
+        .send(
+            reqwest::Method::GET,
+            "/Groups?excludedAttributes=members&filter=displayName+eq+%22group1displayname%22",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found["totalResults"], 1);
     assert!(found["Resources"][0].get("members").is_none());
 
@@ -87,30 +74,27 @@ async fn entra_group_lifecycle() {
         "Operations": [{"op": "Add", "path": "members",
             "value": [{"$ref": null, "value": ada}, {"$ref": null, "value": bob}, {"$ref": null, "value": cy}]}]
     });
-    let response = send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(add)).await;
+    let response = app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(add)).await;
     assert_eq!(response.status(), 204);
     let mut all = vec![ada.clone(), bob.clone(), cy.clone()];
     all.sort();
     assert_eq!(members(&app, &id).await, all);
-    let full: Value = send(&app, reqwest::Method::GET, &format!("/Groups/{id}"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let full: Value =
+        app.send(reqwest::Method::GET, &format!("/Groups/{id}"), None).await.json().await.unwrap();
     assert_eq!(full["members"][0]["type"], "User");
 
     // §3.6 / §6.4 default dialect: remove only the listed member.
     let remove = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ada}]}]});
     assert_eq!(
-        send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await.status(),
+        app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await.status(),
         204
     );
     // §6.4 compliant dialect: a value filter.
     let remove = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]});
     assert_eq!(
-        send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await.status(),
+        app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await.status(),
         204
     );
     assert_eq!(members(&app, &id).await, vec![cy.clone()]);
@@ -119,40 +103,37 @@ async fn entra_group_lifecycle() {
     let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "displayName", "value": "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"}]});
     assert_eq!(
-        send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(rename)).await.status(),
+        app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(rename)).await.status(),
         204
     );
-    let other = send(&app, reqwest::Method::POST, "/Groups", Some(entra_group("Other"))).await;
+    let other = app.send(reqwest::Method::POST, "/Groups", Some(entra_group("Other"))).await;
     assert_eq!(other.status(), 201);
-    let duplicate = send(
-        &app,
-        reqwest::Method::POST,
-        "/Groups",
-        Some(entra_group("1879DB59-3bdf-4490-ad68-ab880a269474UPDATEDDISPLAYNAME")),
-    )
-    .await;
+    let duplicate = app
+        .send(
+            reqwest::Method::POST,
+            "/Groups",
+            Some(entra_group("1879DB59-3bdf-4490-ad68-ab880a269474UPDATEDDISPLAYNAME")),
+        )
+        .await;
     assert_eq!(duplicate.status(), 409);
     let error: Value = duplicate.json().await.unwrap();
     assert_eq!(error["scimType"], "uniqueness");
 
     // Deprovisioning a user removes it from its groups.
     assert_eq!(
-        send(&app, reqwest::Method::DELETE, &format!("/Users/{cy}"), None).await.status(),
+        app.send(reqwest::Method::DELETE, &format!("/Users/{cy}"), None).await.status(),
         204
     );
     assert!(members(&app, &id).await.is_empty());
 
     // §3.7: delete.
     assert_eq!(
-        send(&app, reqwest::Method::DELETE, &format!("/Groups/{id}"), None).await.status(),
+        app.send(reqwest::Method::DELETE, &format!("/Groups/{id}"), None).await.status(),
         204
     );
+    assert_eq!(app.send(reqwest::Method::GET, &format!("/Groups/{id}"), None).await.status(), 404);
     assert_eq!(
-        send(&app, reqwest::Method::GET, &format!("/Groups/{id}"), None).await.status(),
-        404
-    );
-    assert_eq!(
-        send(&app, reqwest::Method::DELETE, &format!("/Groups/{id}"), None).await.status(),
+        app.send(reqwest::Method::DELETE, &format!("/Groups/{id}"), None).await.status(),
         404
     );
 }
@@ -163,11 +144,8 @@ async fn put_replaces_members_and_keeps_join_times() {
     let (ada, bob) = (user_id(&app, "ada").await, user_id(&app, "bob").await);
     let mut body = entra_group("Team");
     body["members"] = json!([{"value": ada}]);
-    let created: Value = send(&app, reqwest::Method::POST, "/Groups", Some(body.clone()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value =
+        app.send(reqwest::Method::POST, "/Groups", Some(body.clone())).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["members"][0]["value"], ada.as_str());
     let mut conn = app.db.conn();
@@ -179,7 +157,7 @@ async fn put_replaces_members_and_keeps_join_times() {
     };
     let before = joined();
     body["members"] = json!([{"value": ada}, {"value": bob}]);
-    let response = send(&app, reqwest::Method::PUT, &format!("/Groups/{id}"), Some(body)).await;
+    let response = app.send(reqwest::Method::PUT, &format!("/Groups/{id}"), Some(body)).await;
     assert_eq!(response.status(), 200);
     let replaced: Value = response.json().await.unwrap();
     assert_eq!(replaced["members"].as_array().unwrap().len(), 2);
@@ -221,32 +199,32 @@ async fn patch_adding_and_removing_ten_thousand_members() {
                 .unwrap();
         }
     }
-    let created: Value =
-        send(&app, reqwest::Method::POST, "/Groups", Some(entra_group("Everyone")))
-            .await
-            .json()
-            .await
-            .unwrap();
+    let created: Value = app
+        .send(reqwest::Method::POST, "/Groups", Some(entra_group("Everyone")))
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     let value: Vec<Value> = rows.iter().map(|r| json!({"value": r.id.to_string()})).collect();
     let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Add", "path": "members", "value": value}]});
-    let response = send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(add)).await;
+    let response = app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(add)).await;
     assert_eq!(response.status(), 204);
     let mut conn = app.db.conn();
     assert_eq!(group_members::table.count().get_result::<i64>(&mut conn).unwrap(), 10_000);
     // Listing groups without members does not load them.
-    let listed: Value =
-        send(&app, reqwest::Method::GET, "/Groups?excludedAttributes=members", None)
-            .await
-            .json()
-            .await
-            .unwrap();
+    let listed: Value = app
+        .send(reqwest::Method::GET, "/Groups?excludedAttributes=members", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(listed["Resources"][0].get("members").is_none());
 
     let remove = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Remove", "path": "members", "value": value}]});
-    let response = send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await;
+    let response = app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(remove)).await;
     assert_eq!(response.status(), 204);
     assert_eq!(group_members::table.count().get_result::<i64>(&mut conn).unwrap(), 0);
 }
@@ -254,25 +232,26 @@ async fn patch_adding_and_removing_ten_thousand_members() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_group_requests_are_scim_errors() {
     let app = TestApp::spawn().await;
-    let response = send(
-        &app,
-        reqwest::Method::POST,
-        "/Groups",
-        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]})),
-    )
-    .await;
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]})),
+        )
+        .await;
     assert_eq!(response.status(), 400);
-    let created: Value = send(&app, reqwest::Method::POST, "/Groups", Some(entra_group("G")))
+    let created: Value = app
+        .send(reqwest::Method::POST, "/Groups", Some(entra_group("G")))
         .await
         .json()
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
     let bad = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "not-an-id"}]}]});
-    let response = send(&app, reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(bad)).await;
+    let response = app.send(reqwest::Method::PATCH, &format!("/Groups/{id}"), Some(bad)).await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["scimType"], "invalidValue");
-    let response = send(&app, reqwest::Method::GET, "/Groups?filter=members+pr", None).await;
+    let response = app.send(reqwest::Method::GET, "/Groups?filter=members+pr", None).await;
     assert_eq!(response.status(), 400);
 }

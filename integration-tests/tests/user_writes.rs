@@ -5,20 +5,6 @@ use roster_integration_tests::{TestApp, entra_user};
 use roster_store::schema::{directories, users};
 use serde_json::{Value, json};
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request =
-        app.client.request(method, format!("{}{path}", app.scim_url())).bearer_auth(&app.token);
-    if let Some(body) = body {
-        request = request.header("Content-Type", "application/scim+json").json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 async fn create(app: &TestApp, user_name: &str) -> Value {
     let response = app.post_user(&entra_user(user_name)).await;
     assert_eq!(response.status(), 201);
@@ -31,16 +17,16 @@ async fn entra_disable_in_both_dialects_keeps_the_user_readable() {
     let user = create(&app, "disable.me@contoso.com").await;
     let id = user["id"].as_str().unwrap();
     // Default dialect (§6.1 "without"): capitalised op, boolean as a string.
-    let response = send(
-        &app,
-        reqwest::Method::PATCH,
-        &format!("/Users/{id}"),
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
-        })),
-    )
-    .await;
+    let response = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+            })),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["etag"], "W/\"2\"");
     let patched: Value = response.json().await.unwrap();
@@ -58,16 +44,16 @@ async fn entra_disable_in_both_dialects_keeps_the_user_readable() {
         .unwrap();
     assert_eq!(found["totalResults"], 1);
     // Compliant dialect (§6.1 "with"): path-less replace with a real boolean.
-    let response = send(
-        &app,
-        reqwest::Method::PATCH,
-        &format!("/Users/{id}"),
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "value": {"active": true}}]
-        })),
-    )
-    .await;
+    let response = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "value": {"active": true}}]
+            })),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let patched: Value = response.json().await.unwrap();
     assert_eq!(patched["active"], true);
@@ -79,7 +65,7 @@ async fn entra_multi_valued_update_creates_the_filtered_element() {
     let user = create(&app, "multi@contoso.com").await;
     let id = user["id"].as_str().unwrap();
     // §2.5: update emails and names with filtered paths.
-    let response = send(&app, reqwest::Method::PATCH, &format!("/Users/{id}"), Some(json!({
+    let response = app.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [
             {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updatedEmail@microsoft.com"},
@@ -150,21 +136,16 @@ async fn put_replaces_and_keeps_user_names_unique() {
     let id = user["id"].as_str().unwrap();
     let mut replacement = entra_user("Moved@Contoso.com");
     replacement["displayName"] = json!("Moved");
-    let response =
-        send(&app, reqwest::Method::PUT, &format!("/Users/{id}"), Some(replacement)).await;
+    let response = app.send(reqwest::Method::PUT, &format!("/Users/{id}"), Some(replacement)).await;
     assert_eq!(response.status(), 200);
     let replaced: Value = response.json().await.unwrap();
     assert_eq!(replaced["userName"], "Moved@Contoso.com");
     assert_eq!(replaced["id"], id);
     assert_eq!(replaced["meta"]["created"], user["meta"]["created"]);
 
-    let response = send(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/Users/{id}"),
-        Some(entra_user("TAKEN@contoso.com")),
-    )
-    .await;
+    let response = app
+        .send(reqwest::Method::PUT, &format!("/Users/{id}"), Some(entra_user("TAKEN@contoso.com")))
+        .await;
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["scimType"], "uniqueness");
@@ -175,19 +156,19 @@ async fn delete_keeps_a_tombstone_that_answers_404_and_frees_the_user_name() {
     let app = TestApp::spawn().await;
     let user = create(&app, "leaver@contoso.com").await;
     let id = user["id"].as_str().unwrap();
-    let response = send(&app, reqwest::Method::DELETE, &format!("/Users/{id}"), None).await;
+    let response = app.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 404);
     let found: Value =
         app.get("/Users?filter=userName+eq+%22leaver@contoso.com%22").await.json().await.unwrap();
     assert_eq!(found["totalResults"], 0);
     assert_eq!(
-        send(&app, reqwest::Method::DELETE, &format!("/Users/{id}"), None).await.status(),
+        app.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await.status(),
         404
     );
     let patch = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
     assert_eq!(
-        send(&app, reqwest::Method::PATCH, &format!("/Users/{id}"), Some(patch)).await.status(),
+        app.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(patch)).await.status(),
         404
     );
     // The history stays; the userName is free again.
@@ -209,7 +190,7 @@ async fn delete_under_the_erase_policy_removes_the_row() {
     let user = create(&app, "erased@contoso.com").await;
     let id = user["id"].as_str().unwrap();
     assert_eq!(
-        send(&app, reqwest::Method::DELETE, &format!("/Users/{id}"), None).await.status(),
+        app.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await.status(),
         204
     );
     assert_eq!(users::table.count().get_result::<i64>(&mut conn).unwrap(), 0);
@@ -235,17 +216,17 @@ async fn invalid_patches_are_400s_with_scim_type_and_unknown_ids_404() {
     ];
     for (body, scim_type) in cases {
         let response =
-            send(&app, reqwest::Method::PATCH, &format!("/Users/{id}"), Some(body.clone())).await;
+            app.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(body.clone())).await;
         assert_eq!(response.status(), 400, "{body}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["scimType"], scim_type, "{body}");
     }
-    let response = send(
-        &app,
-        reqwest::Method::PATCH,
-        "/Users/5d48a0a8-e9f0-4aa3-8008-000000000000",
-        Some(json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})),
-    )
-    .await;
+    let response = app
+        .send(
+            reqwest::Method::PATCH,
+            "/Users/5d48a0a8-e9f0-4aa3-8008-000000000000",
+            Some(json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        )
+        .await;
     assert_eq!(response.status(), 404);
 }
