@@ -181,34 +181,44 @@ pub fn find_users(
     let condition = filter.map(translate).transpose()?;
     let order = sort.map(|(path, descending)| sort_order(path, descending)).transpose()?;
 
-    let mut total = users::table
-        .filter(users::directory_id.eq(directory_id))
-        .filter(users::deleted_at.is_null())
-        .into_boxed();
-    if let Some(condition) = &condition {
-        total = total.filter(condition.clone());
-    }
-    let total: i64 = total.count().get_result(conn)?;
+    let live = || {
+        users::table
+            .filter(users::directory_id.eq(directory_id))
+            .filter(users::deleted_at.is_null())
+            .into_boxed()
+    };
+    let count_all = |conn: &mut PgConnection| -> Result<i64, FilterSqlError> {
+        let mut total = live();
+        if let Some(condition) = &condition {
+            total = total.filter(condition.clone());
+        }
+        Ok(total.count().get_result(conn)?)
+    };
     if count <= 0 {
-        return Ok((total, Vec::new()));
+        return Ok((count_all(conn)?, Vec::new()));
     }
 
-    let mut page = users::table
-        .filter(users::directory_id.eq(directory_id))
-        .filter(users::deleted_at.is_null())
-        .into_boxed();
-    if let Some(condition) = condition {
+    let mut page = live();
+    if let Some(condition) = condition.clone() {
         page = page.filter(condition);
     }
     if let Some(order) = order {
         page = page.order(diesel::dsl::sql::<Text>(order));
     }
+    let start_index = start_index.max(1);
     let rows = page
         .then_order_by((users::created_at, users::id))
-        .offset(start_index.max(1) - 1)
+        .offset(start_index - 1)
         .limit(count)
         .select(UserRow::as_select())
         .load(conn)?;
+    // A first page that is not full holds every match: no second statement to count them
+    // (Entra's matching queries, which find 0 or 1 user, take one statement).
+    let total = if start_index == 1 && (rows.len() as i64) < count {
+        rows.len() as i64
+    } else {
+        count_all(conn)?
+    };
     Ok((total, rows))
 }
 
