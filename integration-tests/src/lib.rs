@@ -134,8 +134,8 @@ impl TestApp {
     }
 
     async fn spawn_without_projector(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        init_telemetry();
         let mut settings = test_settings();
+        roster_platform::telemetry::init(&settings.telemetry);
         adjust(&mut settings);
         let db = TestDatabase::create(&settings.database.url);
         let (tenant_id, directory_id) = {
@@ -305,9 +305,4 @@ pub fn entra_user(user_name: &str) -> Value {
         "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
         "roles": []
     })
-}
-
-fn init_telemetry() {
-    let settings = test_settings();
-    roster_platform::telemetry::init(&settings.telemetry);
 }

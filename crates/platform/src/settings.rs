@@ -62,6 +62,11 @@ pub struct GatewaySettings {
     pub max_page_size: u32,
 }
 
+/// The SCIM root of a directory under a gateway's public base URL.
+pub fn tenant_url(base_url: &str, directory_id: &str) -> String {
+    format!("{base_url}/scim/v2/{directory_id}")
+}
+
 impl GatewaySettings {
     /// The public base URL for a gateway bound to `port`: `public_url` if set, else derived.
     pub fn base_url(&self, port: u16) -> String {
@@ -74,7 +79,7 @@ impl GatewaySettings {
 
     /// The Tenant URL of a directory, the SCIM root an admin pastes into Entra.
     pub fn tenant_url(&self, port: u16, directory_id: &str) -> String {
-        format!("{}/scim/v2/{directory_id}", self.base_url(port))
+        tenant_url(&self.base_url(port), directory_id)
     }
 }
 

@@ -3,8 +3,9 @@
 use diesel::sql_types::Text;
 
 diesel::define_sql_function! {
-    /// Postgres `lower(text)`: userName and displayName compare case-insensitively through it,
-    /// matching the `lower(…)` unique indexes.
+    /// Postgres `lower(text)`: tenant, directory and group names compare case-insensitively
+    /// through it, matching their `lower(…)` unique indexes. (userName folds with ICU: see
+    /// [`user_name_is`].)
     fn lower(x: Text) -> Text;
 }
 

@@ -37,21 +37,6 @@ pub fn find(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResul
         .optional()
 }
 
-/// The user holding `user_name` in the directory, compared case-insensitively.
-pub fn find_by_user_name(
-    conn: &mut PgConnection,
-    directory_id: Uuid,
-    user_name: &str,
-) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::directory_id.eq(directory_id))
-        .filter(user_name_is(user_name))
-        .filter(users::deleted_at.is_null())
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// Whether another live user than `except` holds `user_name` (case-insensitive) in the directory.
 pub fn user_name_taken(
     conn: &mut PgConnection,
@@ -118,21 +103,6 @@ pub fn page(
         .order((users::created_at, users::id))
         .offset(offset)
         .limit(limit)
-        .select(UserRow::as_select())
-        .load(conn)
-}
-
-/// Live users of a directory whose externalId is exactly `external_id` (case-exact, RFC 7643).
-pub fn find_by_external_id(
-    conn: &mut PgConnection,
-    directory_id: Uuid,
-    external_id: &str,
-) -> QueryResult<Vec<UserRow>> {
-    users::table
-        .filter(users::directory_id.eq(directory_id))
-        .filter(users::external_id.eq(external_id))
-        .filter(users::deleted_at.is_null())
-        .order((users::created_at, users::id))
         .select(UserRow::as_select())
         .load(conn)
 }

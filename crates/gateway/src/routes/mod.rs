@@ -38,7 +38,7 @@ pub struct AppState {
 impl AppState {
     /// The URL of the SCIM root of a directory (the Tenant URL).
     pub fn scim_root(&self, directory_id: Uuid) -> String {
-        format!("{}/scim/v2/{directory_id}", self.base_url)
+        roster_platform::settings::tenant_url(&self.base_url, &directory_id.to_string())
     }
 
     /// Publish `change` as an event of the principal's directory and wait for its outcome.
