@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use roster_platform::consumer::{self, ConsumerError, ConsumerOptions, Stats};
 use roster_platform::{Settings, Shutdown, kafka};
 use roster_store::PgPool;
 
-use crate::consumer::{self, ConsumerOptions, Stats};
-use crate::error::ProjectorError;
+use crate::batch::Projection;
 
 pub struct Application {
     stats: Arc<Stats>,
@@ -18,7 +18,7 @@ pub struct Application {
 
 impl Application {
     /// Connect to Postgres and make sure the change topic exists.
-    pub async fn build(settings: Settings) -> Result<Application, ProjectorError> {
+    pub async fn build(settings: Settings) -> Result<Application, ConsumerError> {
         let pool = roster_store::connect(&settings.database.url, 4)?;
         kafka::ensure_topic(
             &settings.kafka,
@@ -45,14 +45,21 @@ impl Application {
     }
 
     /// Consume until `shutdown`; an error means the projector must not go on (see
-    /// [`ProjectorError`]).
-    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), ProjectorError> {
+    /// [`ConsumerError`]).
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), ConsumerError> {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            consumer::run(self.config, self.pool, self.options, self.stats, shutdown)
+            consumer::run(
+                self.config,
+                self.pool,
+                self.options,
+                &mut Projection,
+                self.stats,
+                shutdown,
+            )
         })
         .await
-        .map_err(|e| ProjectorError::Worker(e.to_string()))?
+        .map_err(|e| ConsumerError::Worker(e.to_string()))?
     }
 }

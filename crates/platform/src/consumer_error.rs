@@ -1,8 +1,8 @@
 use thiserror::Error;
 
-/// Why the projector stopped.
+/// Why a change-log consumer (the projector, the role-mapper) stopped.
 #[derive(Debug, Error)]
-pub enum ProjectorError {
+pub enum ConsumerError {
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("postgres: {0}")]
@@ -11,8 +11,8 @@ pub enum ProjectorError {
     /// was reset or replaced. Consuming would skip or re-apply events.
     #[error(
         "partition {partition}: Postgres has applied the log up to offset {stored}, but the log ends at {log_end}; \
-         the broker's log was reset or replaced. Refusing to consume: restore the log, or rebuild the projection \
-         into an empty database"
+         the broker's log was reset or replaced. Refusing to consume: restore the log, or rebuild the database \
+         from the log"
     )]
     LogBehind { partition: i32, stored: i64, log_end: i64 },
     /// The events Postgres still needs were deleted from the log (retention) before being applied.
@@ -27,13 +27,13 @@ pub enum ProjectorError {
          this is not the log the projection was built from. Refusing to consume"
     )]
     LogMismatch { partition: i32, offset: i64, expected: String, found: String },
-    /// An event this version of the projector cannot apply (a change type from a newer
-    /// gateway). Skipping it would lose an acknowledged write, so the projector stops.
+    /// An event this version cannot apply (a change type from a newer gateway). Skipping it
+    /// would lose an acknowledged write, so the consumer stops.
     #[error(
-        "partition {partition}, offset {offset}: the event states a change this version of the projector does not know; \
-         upgrade the projector before the gateway (see deploy/README.md)"
+        "partition {partition}, offset {offset}: the event states a change this version does not know; \
+         upgrade the projector and the role-mapper before the gateway (see deploy/README.md)"
     )]
     UnknownChange { partition: i32, offset: i64 },
-    #[error("the projector's worker thread failed: {0}")]
+    #[error("the consumer's worker thread failed: {0}")]
     Worker(String),
 }

@@ -1,19 +1,21 @@
-//! The consume loop. It runs on a dedicated thread (everything in it blocks: librdkafka polls,
-//! diesel), and keeps its positions in Postgres:
+//! The change-log consume loop shared by the projector and the role-mapper. It runs on a
+//! dedicated thread (everything in it blocks: librdkafka polls, diesel), and keeps its positions
+//! in Postgres, beside the data it writes:
 //!
 //! - on partition assignment it seeks to the offsets stored in Postgres, after checking that
-//!   the log is the one they were taken from (see [`ProjectorError::LogBehind`] and friends);
-//! - it gathers a batch (up to `max_batch` events, lingering `batch_linger_ms` for more);
+//!   the log is the one they were taken from (see [`ConsumerError::LogBehind`] and friends);
+//! - it gathers a batch (up to `max_batch` events, lingering `linger` for more) and lets the
+//!   [`BatchHandler`] prepare it outside any transaction (the role-mapper waits there for the
+//!   projector);
 //! - in one transaction it locks each partition's stored position, skips events already
-//!   applied, applies the rest, records their outcomes, stores the new positions and
-//!   `NOTIFY`s; a failed transaction is retried with backoff, never skipped.
+//!   applied, hands the rest to the handler, and stores the new positions; a failed transaction
+//!   is retried with backoff, never skipped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use diesel::Connection;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -22,14 +24,12 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use roster_events::{DecodeError, DecodedChange};
-use roster_platform::Shutdown;
 use roster_store::offsets::{self, Position};
-use roster_store::outcomes::{self, OutcomeRow};
 use roster_store::{PgConnection, PgPool, StoreError};
 use uuid::Uuid;
 
-use crate::apply;
-use crate::error::ProjectorError;
+pub use crate::consumer_error::ConsumerError;
+use crate::shutdown::Shutdown;
 
 /// How a consumer is set up.
 #[derive(Debug, Clone)]
@@ -40,10 +40,28 @@ pub struct ConsumerOptions {
     pub linger: Duration,
 }
 
+/// What a consumer does with its batches.
+pub trait BatchHandler {
+    /// Runs before a batch's transaction, outside it, and may block (the role-mapper waits here
+    /// for the projector to pass the batch). `Ok(false)`: shutting down, stop without applying.
+    /// An error fails the attempt, which is retried.
+    fn prepare(&mut self, _batch: &[Record], _shutdown: &Shutdown) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Inside the batch's transaction: apply `records`, the events of the batch not applied
+    /// yet, in log order within each partition. An error rolls the transaction back and the
+    /// batch is retried.
+    fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError>;
+
+    /// After the batch's transaction committed.
+    fn committed(&mut self) {}
+}
+
 /// Counters of what this process did, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Events applied (an outcome recorded), by this process.
+    /// Events applied (handed to the handler and committed), by this process.
     pub events_applied: AtomicU64,
     /// Events delivered again after they had been applied, and skipped.
     pub events_skipped: AtomicU64,
@@ -51,28 +69,29 @@ pub struct Stats {
     pub batches: AtomicU64,
 }
 
-/// One message, decoded once.
+/// One message, decoded once. An undecodable event (not protobuf, or ids that are not UUIDs)
+/// is poison: it can never be applied by any version, and handlers skip it.
 #[derive(Debug)]
-struct Record {
-    partition: i32,
-    offset: i64,
-    event: Result<DecodedChange, DecodeError>,
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub event: Result<DecodedChange, DecodeError>,
 }
 
 /// Callbacks librdkafka runs inside `poll`: rebalances.
-pub struct ProjectorContext {
+pub struct LogContext {
     pool: PgPool,
     options: ConsumerOptions,
     /// Set when an assignment shows a log that does not match Postgres.
-    fatal: Mutex<Option<ProjectorError>>,
+    fatal: Mutex<Option<ConsumerError>>,
     /// Partitions assigned one event before their stored position, with the event id that must
     /// be found there.
     verify: Mutex<HashMap<i32, (i64, Uuid)>>,
 }
 
-impl ClientContext for ProjectorContext {}
+impl ClientContext for LogContext {}
 
-impl ConsumerContext for ProjectorContext {
+impl ConsumerContext for LogContext {
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -109,13 +128,13 @@ impl ConsumerContext for ProjectorContext {
     }
 }
 
-impl ProjectorContext {
+impl LogContext {
     /// Set each assigned partition's start offset from Postgres, checking the log against it.
     fn seek_positions(
         &self,
         consumer: &BaseConsumer<Self>,
         tpl: &mut TopicPartitionList,
-    ) -> Result<(), ProjectorError> {
+    ) -> Result<(), ConsumerError> {
         let mut conn = self.pool.get().map_err(StoreError::from)?;
         let stored: HashMap<i32, Position> =
             offsets::load(&mut conn, &self.options.group, &self.options.topic)
@@ -136,10 +155,10 @@ impl ProjectorContext {
                 Some(position) => {
                     let next = position.next_offset;
                     if next > log_end {
-                        return Err(ProjectorError::LogBehind { partition, stored: next, log_end });
+                        return Err(ConsumerError::LogBehind { partition, stored: next, log_end });
                     }
                     if next < log_start {
-                        return Err(ProjectorError::LogTruncated {
+                        return Err(ConsumerError::LogTruncated {
                             partition,
                             stored: next,
                             log_start,
@@ -163,10 +182,10 @@ impl ProjectorContext {
 
     /// Sort out a message before it joins a batch: the verification read of a freshly assigned
     /// partition is checked and dropped; an event of a change type this version does not know
-    /// stops the projector (it must not be skipped); everything else is kept.
-    fn admit(&self, record: &Record) -> Result<bool, ProjectorError> {
+    /// stops the consumer (it must not be skipped); everything else is kept.
+    fn admit(&self, record: &Record) -> Result<bool, ConsumerError> {
         if matches!(record.event, Err(DecodeError::NoChange)) {
-            return Err(ProjectorError::UnknownChange {
+            return Err(ConsumerError::UnknownChange {
                 partition: record.partition,
                 offset: record.offset,
             });
@@ -177,7 +196,7 @@ impl ProjectorContext {
         };
         let found = record.event.as_ref().map(|d| d.event_id).ok();
         if record.offset != offset || found != Some(expected) {
-            return Err(ProjectorError::LogMismatch {
+            return Err(ConsumerError::LogMismatch {
                 partition: record.partition,
                 offset,
                 expected: expected.to_string(),
@@ -196,22 +215,23 @@ impl ProjectorContext {
 }
 
 /// Run until `shutdown` (Ok) or a fatal condition (Err). Blocks: call on a dedicated thread.
-pub fn run(
+pub fn run<H: BatchHandler>(
     brokers_config: rdkafka::ClientConfig,
     pool: PgPool,
     options: ConsumerOptions,
+    handler: &mut H,
     stats: Arc<Stats>,
     shutdown: Shutdown,
-) -> Result<(), ProjectorError> {
-    let context = ProjectorContext {
+) -> Result<(), ConsumerError> {
+    let context = LogContext {
         pool: pool.clone(),
         options: options.clone(),
         fatal: Mutex::new(None),
         verify: Mutex::new(HashMap::new()),
     };
-    let consumer: BaseConsumer<ProjectorContext> = brokers_config.create_with_context(context)?;
+    let consumer: BaseConsumer<LogContext> = brokers_config.create_with_context(context)?;
     consumer.subscribe(&[&options.topic])?;
-    tracing::info!(kafka.topic = %options.topic, kafka.group = %options.group, "projector consuming");
+    tracing::info!(kafka.topic = %options.topic, kafka.group = %options.group, "consuming the change log");
 
     let mut batch: Vec<Record> = Vec::with_capacity(options.max_batch);
     while !shutdown.is_triggered() {
@@ -225,8 +245,14 @@ pub fn run(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match apply_batch(&pool, &options, &batch) {
+            let attempt = match handler.prepare(&batch, &shutdown) {
+                Ok(false) => return Ok(()),
+                Ok(true) => apply_batch(&pool, &options, handler, &batch),
+                Err(error) => Err(error),
+            };
+            match attempt {
                 Ok(applied) => {
+                    handler.committed();
                     stats.events_applied.fetch_add(applied as u64, Ordering::Relaxed);
                     stats
                         .events_skipped
@@ -248,16 +274,16 @@ pub fn run(
             }
         }
     }
-    tracing::info!("projector stopped");
+    tracing::info!(kafka.group = %options.group, "consumer stopped");
     Ok(())
 }
 
 /// Fill `batch`: wait up to 100 ms for a first message, then up to `linger` for more.
 fn gather(
-    consumer: &BaseConsumer<ProjectorContext>,
+    consumer: &BaseConsumer<LogContext>,
     options: &ConsumerOptions,
     batch: &mut Vec<Record>,
-) -> Result<(), ProjectorError> {
+) -> Result<(), ConsumerError> {
     let mut deadline: Option<Instant> = None;
     while batch.len() < options.max_batch {
         let timeout = match deadline {
@@ -290,11 +316,12 @@ fn gather(
     Ok(())
 }
 
-/// Apply a batch in one transaction. Returns how many events were applied (not skipped;
-/// an undecodable event counts as applied: its position is consumed).
-fn apply_batch(
+/// Apply a batch in one transaction. Returns how many events were applied (not skipped as
+/// applied already; an undecodable event counts as applied: its position is consumed).
+fn apply_batch<H: BatchHandler>(
     pool: &PgPool,
     options: &ConsumerOptions,
+    handler: &mut H,
     batch: &[Record],
 ) -> Result<usize, StoreError> {
     let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
@@ -304,9 +331,8 @@ fn apply_batch(
     let mut conn = pool.get()?;
     let conn: &mut PgConnection = &mut conn;
     conn.transaction(|conn| {
-        let mut outcome_rows = Vec::with_capacity(batch.len());
-        let mut consumed = 0;
-        let mut cache = apply::BatchCache::default();
+        let mut pending: Vec<&Record> = Vec::with_capacity(batch.len());
+        let mut positions = Vec::with_capacity(by_partition.len());
         for (partition, records) in by_partition {
             let stored = offsets::lock(conn, &options.group, &options.topic, partition)?;
             let mut next = stored.map(|p| p.next_offset);
@@ -325,56 +351,20 @@ fn apply_batch(
                         "gap in the log's offsets"
                     );
                 }
-                last_event_id = apply_record(conn, &mut cache, record, &mut outcome_rows)?;
+                pending.push(record);
+                last_event_id = record.event.as_ref().ok().map(|e| e.event_id);
                 next = Some(record.offset + 1);
-                consumed += 1;
             }
             if let Some(next_offset) = next {
-                offsets::store(
-                    conn,
-                    &options.group,
-                    &options.topic,
-                    Position { partition, next_offset, last_event_id },
-                )?;
+                positions.push(Position { partition, next_offset, last_event_id });
             }
         }
-        outcomes::insert_all(conn, &outcome_rows)?;
-        let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
-        outcomes::notify(conn, &ids)?;
-        Ok(consumed)
-    })
-}
-
-/// Apply one record; returns its event id (None for an undecodable one).
-fn apply_record(
-    conn: &mut PgConnection,
-    cache: &mut apply::BatchCache,
-    record: &Record,
-    outcomes: &mut Vec<OutcomeRow>,
-) -> Result<Option<Uuid>, StoreError> {
-    let event = match &record.event {
-        Ok(event) => event,
-        Err(error) => {
-            // Poison (not protobuf, or ids that are not UUIDs): it can never be applied, by any
-            // version. Recorded in the log and skipped.
-            tracing::error!(kafka.partition = record.partition, kafka.offset = record.offset, %error, "undecodable change event skipped");
-            return Ok(None);
+        handler.apply(conn, &pending)?;
+        for position in positions {
+            offsets::store(conn, &options.group, &options.topic, position)?;
         }
-    };
-    let span = tracing::debug_span!("apply", event.id = %event.event_id, directory.id = %event.directory_id);
-    let _entered = span.enter();
-    let decision = apply::apply(conn, cache, event)?;
-    outcomes.push(OutcomeRow {
-        event_id: event.event_id,
-        directory_id: event.directory_id,
-        kafka_partition: record.partition,
-        kafka_offset: record.offset,
-        status: decision.status as i16,
-        resource_id: decision.resource_id,
-        body: decision.body,
-        applied_at: Utc::now(),
-    });
-    Ok(Some(event.event_id))
+        Ok(pending.len())
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

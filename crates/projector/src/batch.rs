@@ -1,0 +1,60 @@
+//! The projector's side of the consume loop: apply each event of a batch, record its outcome,
+//! and `NOTIFY` the outcomes to the gateways waiting for them, all in the batch's transaction.
+
+use chrono::Utc;
+use roster_platform::consumer::{BatchHandler, Record};
+use roster_store::outcomes::{self, OutcomeRow};
+use roster_store::{PgConnection, StoreError};
+use uuid::Uuid;
+
+use crate::apply;
+
+/// Folds batches of change events into Postgres.
+#[derive(Debug, Default)]
+pub struct Projection;
+
+impl BatchHandler for Projection {
+    fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
+        let mut outcome_rows = Vec::with_capacity(records.len());
+        let mut cache = apply::BatchCache::default();
+        for record in records {
+            if let Some(outcome) = apply_record(conn, &mut cache, record)? {
+                outcome_rows.push(outcome);
+            }
+        }
+        outcomes::insert_all(conn, &outcome_rows)?;
+        let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
+        outcomes::notify(conn, &ids)?;
+        Ok(())
+    }
+}
+
+/// Apply one record; returns its outcome (None for an undecodable one).
+fn apply_record(
+    conn: &mut PgConnection,
+    cache: &mut apply::BatchCache,
+    record: &Record,
+) -> Result<Option<OutcomeRow>, StoreError> {
+    let event = match &record.event {
+        Ok(event) => event,
+        Err(error) => {
+            // Poison (not protobuf, or ids that are not UUIDs): it can never be applied, by any
+            // version. Recorded in the log and skipped.
+            tracing::error!(kafka.partition = record.partition, kafka.offset = record.offset, %error, "undecodable change event skipped");
+            return Ok(None);
+        }
+    };
+    let span = tracing::debug_span!("apply", event.id = %event.event_id, directory.id = %event.directory_id);
+    let _entered = span.enter();
+    let decision = apply::apply(conn, cache, event)?;
+    Ok(Some(OutcomeRow {
+        event_id: event.event_id,
+        directory_id: event.directory_id,
+        kafka_partition: record.partition,
+        kafka_offset: record.offset,
+        status: decision.status as i16,
+        resource_id: decision.resource_id,
+        body: decision.body,
+        applied_at: Utc::now(),
+    }))
+}
