@@ -1,6 +1,9 @@
-//! What every Roster service shares: [`settings`], [`telemetry`], [`kafka`] clients and
-//! [`shutdown`].
+//! What every Roster service shares: [`settings`], [`telemetry`], [`kafka`] clients, the
+//! change-log [`consumer`] loop that keeps its offsets in Postgres, and [`shutdown`].
 
+pub mod admin_tokens;
+pub mod consumer;
+mod consumer_error;
 pub mod kafka;
 pub mod settings;
 pub mod shutdown;

@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 /// The signing key in `config/default.toml`, fit for a laptop only.
 pub const DEV_SIGNING_KEY: &str = "roster-dev-signing-key-not-for-production";
+/// The admin API key in `config/default.toml`, fit for a laptop only.
+pub const DEV_ADMIN_SIGNING_KEY: &str = "roster-dev-admin-key-not-for-production";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -18,6 +20,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub auth: AuthSettings,
     pub projector: ProjectorSettings,
+    pub role_mapper: RoleMapperSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -39,6 +42,10 @@ pub struct KafkaSettings {
     pub message_timeout_ms: u64,
     /// Consumer group of the projector.
     pub projector_group: String,
+    /// Where the role-mapper publishes downstream notifications.
+    pub notifications_topic: String,
+    /// Consumer group of the role-mapper (on the change topic).
+    pub role_mapper_group: String,
     /// Largest event the producer sends (`message.max.bytes`).
     pub max_message_bytes: usize,
 }
@@ -60,6 +67,10 @@ pub struct GatewaySettings {
     pub workers: usize,
     /// Largest page a list or search returns (advertised as `filter.maxResults`).
     pub max_page_size: u32,
+    /// Longest `filter` accepted, in characters; longer ones get 400 `invalidFilter`.
+    pub max_filter_len: usize,
+    /// Deepest nesting of a `filter` (parentheses, `not`, `and`/`or`, value paths).
+    pub max_filter_depth: usize,
 }
 
 /// The SCIM root of a directory under a gateway's public base URL.
@@ -90,6 +101,8 @@ pub struct AuthSettings {
     /// How long a verified token is trusted without looking at Postgres again. Revocations are
     /// also pushed by NOTIFY, so this bounds revocation delay only if that push is lost.
     pub token_cache_ttl_ms: u64,
+    /// HMAC-SHA256 key that signs admin API tokens (`roster admin-token issue`).
+    pub admin_signing_key: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +111,19 @@ pub struct ProjectorSettings {
     pub max_batch: usize,
     /// How long to wait for more events once a batch has its first one.
     pub batch_linger_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoleMapperSettings {
+    /// Most change events reconciled in one transaction.
+    pub max_batch: usize,
+    /// How long to wait for more events once a batch has its first one.
+    pub batch_linger_ms: u64,
+    /// How often the relay looks for unpublished notifications when nothing woke it (another
+    /// replica may have written them).
+    pub relay_poll_ms: u64,
+    /// Most notifications the relay publishes before marking them published.
+    pub relay_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,8 +182,16 @@ impl Settings {
         if self.projector.max_batch == 0 {
             return invalid("projector.max_batch must be at least 1");
         }
+        if self.role_mapper.max_batch == 0 || self.role_mapper.relay_batch == 0 {
+            return invalid("role_mapper.max_batch and role_mapper.relay_batch must be at least 1");
+        }
         if self.gateway.max_page_size == 0 {
             return invalid("gateway.max_page_size must be at least 1");
+        }
+        if self.gateway.max_filter_len < 64 || self.gateway.max_filter_depth == 0 {
+            return invalid(
+                "gateway.max_filter_len must be at least 64 and gateway.max_filter_depth at least 1",
+            );
         }
         if self.gateway.max_body_bytes < 1024 {
             return invalid("gateway.max_body_bytes must be at least 1024");
@@ -174,6 +208,18 @@ impl Settings {
         if self.environment == "production" && key == DEV_SIGNING_KEY {
             return invalid(
                 "auth.signing_key is the development key; set ROSTER__AUTH__SIGNING_KEY",
+            );
+        }
+        let admin_key = self.auth.admin_signing_key.expose_secret();
+        if admin_key.len() < 32 {
+            return invalid("auth.admin_signing_key must be at least 32 bytes");
+        }
+        if admin_key == key {
+            return invalid("auth.admin_signing_key must differ from auth.signing_key");
+        }
+        if self.environment == "production" && admin_key == DEV_ADMIN_SIGNING_KEY {
+            return invalid(
+                "auth.admin_signing_key is the development key; set ROSTER__AUTH__ADMIN_SIGNING_KEY",
             );
         }
         if !matches!(self.telemetry.format.as_str(), "pretty" | "json") {
@@ -204,14 +250,20 @@ mod tests {
         let mut settings = Settings::load_from(&config_dir()).unwrap();
         settings.environment = "production".into();
         settings.auth.signing_key = SecretString::from(DEV_SIGNING_KEY);
+        settings.auth.admin_signing_key = SecretString::from("a".repeat(40));
         assert!(settings.validate().is_err());
         settings.auth.signing_key = SecretString::from("x".repeat(40));
         settings.validate().unwrap();
+        settings.auth.admin_signing_key = SecretString::from(DEV_ADMIN_SIGNING_KEY);
+        assert!(settings.validate().is_err());
+        settings.auth.admin_signing_key = SecretString::from("x".repeat(40));
+        assert!(settings.validate().is_err(), "the two keys must differ");
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
         let settings = Settings::load_from(&config_dir()).unwrap();
         assert!(!format!("{settings:?}").contains(DEV_SIGNING_KEY));
+        assert!(!format!("{settings:?}").contains(DEV_ADMIN_SIGNING_KEY));
     }
 }
