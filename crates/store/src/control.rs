@@ -93,6 +93,32 @@ pub fn ensure_directory(
     Ok(directory)
 }
 
+/// Change what DELETE /Users/{id} does in a directory (`tombstone` or `erase`).
+pub fn set_deprovision_policy(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    policy: &str,
+) -> QueryResult<()> {
+    diesel::update(directories::table.find(directory_id))
+        .set(directories::deprovision_policy.eq(policy))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Delete a directory and, by cascade, its users, groups, rules and tokens; every gateway is
+/// told at once that its tokens are revoked.
+pub fn delete_directory(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<()> {
+    let token_ids: Vec<Uuid> = scim_tokens::table
+        .filter(scim_tokens::directory_id.eq(directory_id))
+        .select(scim_tokens::id)
+        .load(conn)?;
+    diesel::delete(directories::table.find(directory_id)).execute(conn)?;
+    for id in token_ids {
+        diesel::sql_query(format!("NOTIFY {TOKENS_REVOKED_CHANNEL}, '{id}'")).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Record a newly issued token (its id and the SHA-256 of the whole token).
 pub fn insert_token(conn: &mut PgConnection, token: &ScimToken) -> QueryResult<()> {
     diesel::insert_into(scim_tokens::table).values(token).execute(conn).map(drop)

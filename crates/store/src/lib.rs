@@ -6,8 +6,11 @@ pub mod database;
 pub mod error;
 pub mod filter_sql;
 pub mod groups;
+pub mod mapping_rules;
 pub mod migrations;
+pub mod notified;
 pub mod offsets;
+pub mod outbox;
 pub mod outcomes;
 pub mod pool;
 #[rustfmt::skip]

@@ -59,6 +59,65 @@ diesel::table! {
 }
 
 diesel::table! {
+    mapping_rules (directory_id, version) {
+        directory_id -> Uuid,
+        version -> Int8,
+        rules -> Jsonb,
+        event_id -> Uuid,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_sequences (directory_id) {
+        directory_id -> Uuid,
+        last_sequence -> Int8,
+    }
+}
+
+diesel::table! {
+    notifications (directory_id, sequence) {
+        directory_id -> Uuid,
+        sequence -> Int8,
+        id -> Uuid,
+        position -> Int8,
+        #[sql_name = "type"]
+        type_ -> Text,
+        subject_id -> Nullable<Uuid>,
+        cause_event_id -> Uuid,
+        occurred_at -> Timestamptz,
+        payload -> Bytea,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notified_group_members (directory_id, group_id, member_id) {
+        directory_id -> Uuid,
+        group_id -> Uuid,
+        member_id -> Uuid,
+        member_kind -> Text,
+    }
+}
+
+diesel::table! {
+    notified_groups (directory_id, group_id) {
+        directory_id -> Uuid,
+        group_id -> Uuid,
+        view -> Jsonb,
+    }
+}
+
+diesel::table! {
+    notified_users (directory_id, user_id) {
+        directory_id -> Uuid,
+        user_id -> Uuid,
+        view -> Jsonb,
+    }
+}
+
+diesel::table! {
     scim_tokens (id) {
         id -> Uuid,
         directory_id -> Uuid,
@@ -95,6 +154,7 @@ diesel::table! {
 
 diesel::joinable!(directories -> tenants (tenant_id));
 diesel::joinable!(groups -> directories (directory_id));
+diesel::joinable!(mapping_rules -> directories (directory_id));
 diesel::joinable!(scim_tokens -> directories (directory_id));
 diesel::joinable!(users -> directories (directory_id));
 
@@ -104,6 +164,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_outcomes,
     group_members,
     groups,
+    mapping_rules,
+    notification_sequences,
+    notifications,
+    notified_group_members,
+    notified_groups,
+    notified_users,
     scim_tokens,
     tenants,
     users,

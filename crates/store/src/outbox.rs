@@ -1,0 +1,107 @@
+//! The notification outbox: every downstream notification, in a gap-free sequence per
+//! directory, appended by the role-mapper in the transaction that decided it, published to Kafka
+//! by the relay in `position` order, and kept for the Events API.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::schema::notifications;
+
+/// A notification as stored.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct NotificationRow {
+    pub directory_id: Uuid,
+    pub sequence: i64,
+    pub id: Uuid,
+    #[diesel(column_name = type_)]
+    pub kind: String,
+    pub subject_id: Option<Uuid>,
+    pub cause_event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// The protobuf `roster.notifications.v1.Notification`, exactly as published.
+    pub payload: Vec<u8>,
+}
+
+/// Reserve `count` sequence numbers of a directory and return the first. The row stays locked
+/// until the transaction ends, so concurrent writers of one directory queue up and the numbers
+/// are gap-free: they are used only if the transaction commits.
+pub fn reserve(conn: &mut PgConnection, directory_id: Uuid, count: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Last {
+        #[diesel(sql_type = BigInt)]
+        last_sequence: i64,
+    }
+    let last: Last = diesel::sql_query(
+        "INSERT INTO notification_sequences (directory_id, last_sequence) VALUES ($1, $2) \
+         ON CONFLICT (directory_id) DO UPDATE \
+         SET last_sequence = notification_sequences.last_sequence + EXCLUDED.last_sequence \
+         RETURNING last_sequence",
+    )
+    .bind::<SqlUuid, _>(directory_id)
+    .bind::<BigInt, _>(count)
+    .get_result(conn)?;
+    Ok(last.last_sequence - count + 1)
+}
+
+/// Append notifications (their sequences reserved with [`reserve`]).
+pub fn append(conn: &mut PgConnection, rows: &[NotificationRow]) -> QueryResult<()> {
+    // Postgres takes at most 65,535 bind parameters per statement.
+    for chunk in rows.chunks(4096) {
+        diesel::insert_into(notifications::table).values(chunk).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One notification waiting for the relay.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Unpublished {
+    pub position: i64,
+    pub directory_id: Uuid,
+    pub sequence: i64,
+    pub payload: Vec<u8>,
+}
+
+/// The oldest notifications not yet published, in `position` order (which is sequence order
+/// within a directory).
+pub fn unpublished(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Unpublished>> {
+    notifications::table
+        .filter(notifications::published_at.is_null())
+        .order(notifications::position)
+        .limit(limit)
+        .select((
+            notifications::position,
+            notifications::directory_id,
+            notifications::sequence,
+            notifications::payload,
+        ))
+        .load(conn)
+}
+
+/// Mark notifications published (the broker acknowledged them).
+pub fn mark_published(conn: &mut PgConnection, positions: &[i64]) -> QueryResult<()> {
+    diesel::update(notifications::table)
+        .filter(notifications::position.eq_any(positions))
+        .filter(notifications::published_at.is_null())
+        .set(notifications::published_at.eq(Utc::now()))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A directory's notifications after `after`, in sequence order (the Events API).
+pub fn list_after(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<NotificationRow>> {
+    notifications::table
+        .filter(notifications::directory_id.eq(directory_id))
+        .filter(notifications::sequence.gt(after))
+        .order(notifications::sequence)
+        .limit(limit)
+        .select(NotificationRow::as_select())
+        .load(conn)
+}
