@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["roster/changes/v1/changes.proto"];
+const PROTOS: &[&str] =
+    &["roster/changes/v1/changes.proto", "roster/notifications/v1/notifications.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto-schemas");
@@ -17,6 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .message_attribute(".", "#[serde(default)]")
         .enum_attribute(
             ".roster.changes.v1.ChangeEvent.change",
+            "#[serde(rename_all = \"snake_case\")]",
+        )
+        .enum_attribute(
+            ".roster.notifications.v1.Notification.body",
             "#[serde(rename_all = \"snake_case\")]",
         )
         .compile_fds(descriptors)?;

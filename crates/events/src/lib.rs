@@ -13,10 +13,24 @@ pub mod changes {
     }
 }
 
+/// `roster.notifications.v1`: what downstream products consume.
+pub mod notifications {
+    pub mod v1 {
+        #![allow(clippy::all, missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/roster.notifications.v1.rs"));
+    }
+}
+
+pub mod notification;
+pub mod rules;
+
 pub use changes::v1::{ChangeEvent, change_event::Change};
 
 /// The change log topic.
 pub const CHANGES_TOPIC: &str = "roster.changes.v1";
+
+/// The downstream notifications topic.
+pub const NOTIFICATIONS_TOPIC: &str = "roster.notifications.v1";
 
 /// An event that cannot be understood: the bytes are not a `ChangeEvent`, or a field that must
 /// hold a UUID does not. Such a message is poison: recorded and skipped, never retried.
