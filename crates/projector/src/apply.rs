@@ -20,7 +20,7 @@ use roster_store::outcomes::AppliedBody;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
-use crate::groups;
+use crate::{directory, groups};
 
 /// What became of an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,10 @@ impl Decision {
         Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() }
     }
 
+    pub(crate) fn json(status: u16, body: serde_json::Value) -> Decision {
+        Decision { status, resource_id: None, body: Some(body) }
+    }
+
     pub(crate) fn no_content(id: Uuid) -> Decision {
         Decision { status: 204, resource_id: Some(id), body: None }
     }
@@ -65,6 +69,11 @@ impl BatchCache {
         let directory = control::find_directory(conn, id)?;
         self.directories.insert(id, directory.clone());
         Ok(directory)
+    }
+
+    /// Forget what was looked up of a directory that a change just altered.
+    fn invalidate(&mut self, id: Uuid) {
+        self.directories.remove(&id);
     }
 }
 
@@ -86,14 +95,17 @@ pub fn apply(
         Some(Change::ReplaceGroup(replace)) => groups::replace(conn, event, replace),
         Some(Change::PatchGroup(patch)) => groups::patch(conn, event, patch),
         Some(Change::DeleteGroup(delete)) => groups::delete(conn, event, &directory, delete),
-        Some(other) => Ok(Err(ScimError::new(
-            501,
-            None,
-            format!(
-                "{} is not supported by this version of Roster",
-                roster_events::change_name(other)
-            ),
-        ))),
+        Some(Change::MappingRulesChanged(change)) => {
+            directory::set_mapping_rules(conn, event, change)
+        }
+        Some(Change::DirectorySettingsChanged(change)) => {
+            cache.invalidate(event.directory_id);
+            directory::change_settings(conn, event, change)
+        }
+        Some(Change::DirectoryDeleted(_)) => {
+            cache.invalidate(event.directory_id);
+            directory::delete(conn, event)
+        }
         None => Ok(Err(ScimError::invalid_syntax("the event states no change"))),
     };
     Ok(result?.unwrap_or_else(Decision::rejected))

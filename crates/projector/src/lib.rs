@@ -3,10 +3,10 @@
 //! the consumer's offsets, then `NOTIFY`s the outcomes to the gateways waiting for them.
 
 pub mod apply;
-pub mod consumer;
-pub mod error;
+pub mod batch;
+mod directory;
 mod groups;
 pub mod startup;
 
-pub use error::ProjectorError;
+pub use roster_platform::consumer::{ConsumerError as ProjectorError, Stats};
 pub use startup::Application;
