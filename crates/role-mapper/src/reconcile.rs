@@ -1,0 +1,531 @@
+//! The role-mapper's side of the consume loop. For a batch of change events it waits until the
+//! projector has applied them, then, level-triggered, recomputes the product view of everything
+//! the batch touched from Postgres, compares it with what it last notified, and in the batch's
+//! transaction appends the difference to the outbox (gap-free sequence per directory) and
+//! remembers the new views.
+//!
+//! What a change touches: a user event, that user; a group event, the group and its members
+//! (current and last notified, so removed members are recomputed too); a rules change, every
+//! user and group of the directory; a directory deletion, the directory.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use roster_events::notification::{self, Body};
+use roster_events::notifications::v1::{
+    self as contract, Member, Notification, ProductGroup, ProductUser, member,
+};
+use roster_events::rules::MappingRules;
+use roster_events::{Change, DecodedChange};
+use roster_platform::Shutdown;
+use roster_platform::consumer::{BatchHandler, Record};
+use roster_platform::settings::tenant_url;
+use roster_scim::user::Meta;
+use roster_store::notified::{self, MemberPair};
+use roster_store::outbox::{self, NotificationRow};
+use roster_store::{PgConnection, PgPool, StoreError, control, mapping_rules, offsets};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::{diff, view};
+
+/// How the reconciler finds the projector's progress.
+#[derive(Debug, Clone)]
+pub struct ReconcileOptions {
+    /// The projector's consumer group and the change topic (its positions in Postgres).
+    pub projector_group: String,
+    pub topic: String,
+    /// The gateway's public base URL, for `meta.location` of the SCIM resources notified.
+    pub base_url: String,
+}
+
+/// The role-mapper's batch handler.
+pub struct Reconciler {
+    pool: PgPool,
+    options: ReconcileOptions,
+    /// Wakes the relay after a commit that appended notifications.
+    outbox: Arc<Notify>,
+    appended: usize,
+}
+
+impl Reconciler {
+    pub fn new(pool: PgPool, options: ReconcileOptions, outbox: Arc<Notify>) -> Reconciler {
+        Reconciler { pool, options, outbox, appended: 0 }
+    }
+}
+
+impl BatchHandler for Reconciler {
+    /// Wait until the projector's stored positions have passed every event of the batch: the
+    /// state the views are computed from then includes the batch (and maybe more: views are
+    /// level-triggered, so being ahead is harmless).
+    fn prepare(&mut self, batch: &[Record], shutdown: &Shutdown) -> Result<bool, StoreError> {
+        let mut needed: HashMap<i32, i64> = HashMap::new();
+        for record in batch {
+            let next = needed.entry(record.partition).or_insert(0);
+            *next = (*next).max(record.offset + 1);
+        }
+        let started = Instant::now();
+        let mut warned = false;
+        let mut conn = self.pool.get()?;
+        loop {
+            let positions =
+                offsets::load(&mut conn, &self.options.projector_group, &self.options.topic)?;
+            let passed = needed.iter().all(|(partition, next)| {
+                positions.iter().any(|p| p.partition == *partition && p.next_offset >= *next)
+            });
+            if passed {
+                return Ok(true);
+            }
+            if shutdown.is_triggered() {
+                return Ok(false);
+            }
+            if !warned && started.elapsed() > Duration::from_secs(10) {
+                tracing::warn!("waiting for the projector to apply the batch for over 10 s");
+                warned = true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
+        self.appended = 0;
+        for touched in Touched::collect(records) {
+            let span = tracing::debug_span!("reconcile", directory.id = %touched.directory_id);
+            let _entered = span.enter();
+            self.appended += reconcile(conn, &self.options, &touched)?;
+        }
+        Ok(())
+    }
+
+    fn committed(&mut self) {
+        if self.appended > 0 {
+            self.outbox.notify_one();
+        }
+    }
+}
+
+/// The change event a notification is attributed to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cause {
+    event_id: Uuid,
+    time: DateTime<Utc>,
+}
+
+/// What a batch touched in one directory, each with the last event that touched it.
+#[derive(Debug)]
+struct Touched {
+    directory_id: Uuid,
+    tenant_id: String,
+    users: Ordered,
+    groups: Ordered,
+    /// A rules change: every user and group.
+    everything: Option<Cause>,
+    deleted: Option<Cause>,
+}
+
+/// Ids in the order first touched, with their latest cause.
+#[derive(Debug, Default)]
+struct Ordered {
+    order: Vec<Uuid>,
+    causes: HashMap<Uuid, Cause>,
+}
+
+impl Ordered {
+    /// Touch `id`; a later cause replaces an earlier one.
+    fn touch(&mut self, id: Uuid, cause: Cause) {
+        if self.causes.insert(id, cause).is_none() {
+            self.order.push(id);
+        }
+    }
+
+    /// Touch `id` unless it is touched already (its own cause wins).
+    fn touch_weak(&mut self, id: Uuid, cause: Cause) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.causes.entry(id) {
+            e.insert(cause);
+            self.order.push(id);
+        }
+    }
+
+    fn cause(&self, id: &Uuid) -> Option<Cause> {
+        self.causes.get(id).copied()
+    }
+}
+
+impl Touched {
+    fn collect(records: &[&Record]) -> Vec<Touched> {
+        let mut out: Vec<Touched> = Vec::new();
+        for record in records {
+            let Ok(event) = &record.event else { continue };
+            let position = match out.iter().position(|t| t.directory_id == event.directory_id) {
+                Some(i) => i,
+                None => {
+                    out.push(Touched {
+                        directory_id: event.directory_id,
+                        tenant_id: event.event.tenant_id.clone(),
+                        users: Ordered::default(),
+                        groups: Ordered::default(),
+                        everything: None,
+                        deleted: None,
+                    });
+                    out.len() - 1
+                }
+            };
+            out[position].touch(event);
+        }
+        out
+    }
+
+    fn touch(&mut self, event: &DecodedChange) {
+        let cause = Cause { event_id: event.event_id, time: event.event_time };
+        let id = |s: &str| Uuid::parse_str(s).ok();
+        let (user, group) = match event.change() {
+            Some(Change::CreateUser(c)) => (id(&c.id), None),
+            Some(Change::ReplaceUser(c)) => (id(&c.id), None),
+            Some(Change::PatchUser(c)) => (id(&c.id), None),
+            Some(Change::DeleteUser(c)) => (id(&c.id), None),
+            Some(Change::CreateGroup(c)) => (None, id(&c.id)),
+            Some(Change::ReplaceGroup(c)) => (None, id(&c.id)),
+            Some(Change::PatchGroup(c)) => (None, id(&c.id)),
+            Some(Change::DeleteGroup(c)) => (None, id(&c.id)),
+            Some(Change::MappingRulesChanged(_)) => {
+                self.everything = Some(cause);
+                (None, None)
+            }
+            Some(Change::DirectoryDeleted(_)) => {
+                self.deleted = Some(cause);
+                (None, None)
+            }
+            Some(Change::DirectorySettingsChanged(_)) | None => (None, None),
+        };
+        if let Some(user) = user {
+            self.users.touch(user, cause);
+        }
+        if let Some(group) = group {
+            self.groups.touch(group, cause);
+        }
+    }
+}
+
+/// The notifications of one directory's batch, in the order they are sequenced.
+#[derive(Default)]
+struct Outgoing {
+    /// group.created / group.updated
+    groups: Vec<(Body, Cause)>,
+    /// user.provisioned / updated / deactivated / reactivated / access_changed
+    users: Vec<(Body, Cause)>,
+    /// group.member_removed, then group.member_added
+    members: Vec<(Body, Cause)>,
+    /// user.deprovisioned
+    deprovisioned: Vec<(Body, Cause)>,
+    /// group.deleted
+    groups_deleted: Vec<(Body, Cause)>,
+}
+
+impl Outgoing {
+    fn push_group(&mut self, body: Body, cause: Cause) {
+        match body {
+            Body::GroupDeleted(_) => self.groups_deleted.push((body, cause)),
+            _ => self.groups.push((body, cause)),
+        }
+    }
+
+    fn push_user(&mut self, body: Body, cause: Cause) {
+        match body {
+            Body::UserDeprovisioned(_) => self.deprovisioned.push((body, cause)),
+            _ => self.users.push((body, cause)),
+        }
+    }
+
+    fn into_ordered(self) -> Vec<(Body, Cause)> {
+        let mut all = self.groups;
+        all.extend(self.users);
+        all.extend(self.members);
+        all.extend(self.deprovisioned);
+        all.extend(self.groups_deleted);
+        all
+    }
+}
+
+/// Reconcile one directory; returns how many notifications were appended.
+fn reconcile(
+    conn: &mut PgConnection,
+    options: &ReconcileOptions,
+    touched: &Touched,
+) -> Result<usize, StoreError> {
+    let directory_id = touched.directory_id;
+    if let Some(cause) = touched.deleted {
+        notified::forget_directory(conn, directory_id)?;
+        let body = Body::DirectoryDeleted(contract::DirectoryDeleted {});
+        return append(conn, directory_id, &touched.tenant_id, vec![(body, cause)]);
+    }
+    let Some(directory) = control::find_directory(conn, directory_id)? else {
+        // Deleted further on in the log: that event will notify it, and nothing before it
+        // matters any more.
+        return Ok(0);
+    };
+    let rules = load_rules(conn, directory_id)?;
+    let erase = directory.deprovision_policy == "erase";
+
+    let mut users = Ordered::default();
+    let mut groups = Ordered::default();
+    for id in &touched.users.order {
+        users.touch(*id, touched.users.causes[id]);
+    }
+    for id in &touched.groups.order {
+        groups.touch(*id, touched.groups.causes[id]);
+    }
+    if let Some(cause) = touched.everything {
+        let (live_users, live_groups) = notified::all_ids(conn, directory_id)?;
+        let (old_users, old_groups) = notified::all_notified_ids(conn, directory_id)?;
+        for id in live_users.into_iter().chain(old_users) {
+            users.touch_weak(id, cause);
+        }
+        for id in live_groups.into_iter().chain(old_groups) {
+            groups.touch_weak(id, cause);
+        }
+    }
+
+    // Memberships, current and notified, of every touched group and of every touched member.
+    let group_ids = groups.order.clone();
+    let mut current: HashSet<MemberPair> =
+        notified::members_of_groups(conn, directory_id, &group_ids)?.into_iter().collect();
+    let mut previous: HashSet<MemberPair> =
+        notified::notified_members_of_groups(conn, directory_id, &group_ids)?.into_iter().collect();
+    // A group's members are touched by it: their teams and group roles may have changed.
+    for (group_id, member_id, kind) in current.iter().chain(previous.iter()) {
+        if kind == "User"
+            && let Some(cause) = groups.cause(group_id)
+        {
+            users.touch_weak(*member_id, cause);
+        }
+    }
+    let member_ids: Vec<Uuid> = users.order.iter().chain(groups.order.iter()).copied().collect();
+    current.extend(notified::groups_of_members(conn, directory_id, &member_ids)?);
+    previous.extend(notified::notified_groups_of_members(conn, directory_id, &member_ids)?);
+
+    let mut outgoing = Outgoing::default();
+
+    // Groups.
+    let group_rows = notified::groups_by_ids(conn, directory_id, &group_ids)?;
+    let mut old_group_views =
+        decode_views::<ProductGroup>(notified::group_views(conn, directory_id, &group_ids)?);
+    let mut group_views: HashMap<Uuid, ProductGroup> = HashMap::new();
+    let mut store_groups = Vec::with_capacity(group_ids.len());
+    let live_groups: HashMap<Uuid, _> =
+        group_rows.iter().filter(|row| row.deleted_at.is_none()).map(|row| (row.id, row)).collect();
+    for id in &group_ids {
+        let after = live_groups.get(id).map(|row| {
+            let meta = Meta {
+                created: row.created_at,
+                last_modified: row.last_modified,
+                location: format!(
+                    "{}/Groups/{id}",
+                    tenant_url(&options.base_url, &directory_id.to_string())
+                ),
+                version: row.version,
+            };
+            view::group_view(&view::GroupInput { id: *id, resource: &row.resource, meta }, &rules)
+        });
+        let before = old_group_views.get(id);
+        let cause = groups.causes[id];
+        for body in diff::group_changes(before, after.as_ref()) {
+            outgoing.push_group(body, cause);
+        }
+        store_groups.push((*id, after.as_ref().map(to_json)));
+        match after.or_else(|| before.cloned()) {
+            Some(view) => group_views.insert(*id, view),
+            None => None,
+        };
+    }
+
+    // Memberships: what changed, per group.
+    let added: Vec<MemberPair> = current.difference(&previous).cloned().collect();
+    let removed: Vec<MemberPair> = previous.difference(&current).cloned().collect();
+    tracing::debug!(
+        users = users.order.len(),
+        groups = groups.order.len(),
+        memberships = current.len(),
+        notified_memberships = previous.len(),
+        added = added.len(),
+        removed = removed.len(),
+        "reconciling"
+    );
+    let mut member_groups: BTreeSet<Uuid> = BTreeSet::new();
+    member_groups.extend(added.iter().chain(removed.iter()).map(|(g, _, _)| *g));
+    let missing: Vec<Uuid> =
+        member_groups.iter().filter(|g| !group_views.contains_key(g)).copied().collect();
+    if !missing.is_empty() {
+        // Groups not touched themselves (a user joined or left them): their last notified view.
+        old_group_views = decode_views(notified::group_views(conn, directory_id, &missing)?);
+        group_views.extend(old_group_views.drain());
+    }
+
+    // Users.
+    let user_ids = users.order.clone();
+    let user_rows = notified::users_by_ids(conn, directory_id, &user_ids)?;
+    let mut memberships: HashMap<Uuid, Vec<view::Membership>> = HashMap::new();
+    for m in notified::memberships_of(conn, directory_id, &user_ids)? {
+        memberships.entry(m.member_id).or_default().push(view::Membership {
+            group_id: m.group_id,
+            display_name: m.display_name,
+            external_id: m.external_id,
+            added_at: m.added_at,
+        });
+    }
+    let old_user_views =
+        decode_views::<ProductUser>(notified::user_views(conn, directory_id, &user_ids)?);
+    let rows: HashMap<Uuid, _> = user_rows.iter().map(|row| (row.id, row)).collect();
+    let mut store_users = Vec::with_capacity(user_ids.len());
+    for id in &user_ids {
+        let row = rows.get(id);
+        let after = row.filter(|row| row.deleted_at.is_none()).map(|row| {
+            let meta = Meta {
+                created: row.created_at,
+                last_modified: row.last_modified,
+                location: format!(
+                    "{}/Users/{id}",
+                    tenant_url(&options.base_url, &directory_id.to_string())
+                ),
+                version: row.version,
+            };
+            let input = view::UserInput {
+                id: *id,
+                resource: &row.resource,
+                active: row.active,
+                meta,
+                groups: memberships.remove(id).unwrap_or_default(),
+            };
+            view::user_view(&input, &rules)
+        });
+        let erased = row.is_none() || erase;
+        let cause = users.causes[id];
+        for body in diff::user_changes(old_user_views.get(id), after.as_ref(), erased) {
+            outgoing.push_user(body, cause);
+        }
+        store_users.push((*id, after.as_ref().map(to_json)));
+    }
+
+    // Member notifications, per group: removed, then added. A group downstream has not heard
+    // of yet (the projector is ahead: its creation comes later in the log) is skipped, and its
+    // memberships are not remembered, so that its own event notifies them after its creation.
+    let known = |pair: &&MemberPair| group_views.contains_key(&pair.0);
+    let added: Vec<MemberPair> = added.iter().filter(known).cloned().collect();
+    let removed: Vec<MemberPair> = removed.iter().filter(known).cloned().collect();
+    let mut by_group: HashMap<Uuid, (Vec<Member>, Vec<Member>)> = HashMap::new();
+    for (group_id, member_id, kind) in &removed {
+        by_group.entry(*group_id).or_default().0.push(member(*member_id, kind));
+    }
+    for (group_id, member_id, kind) in &added {
+        by_group.entry(*group_id).or_default().1.push(member(*member_id, kind));
+    }
+    for group_id in member_groups {
+        let (Some((mut gone, mut joined)), Some(group)) =
+            (by_group.remove(&group_id), group_views.get(&group_id))
+        else {
+            continue;
+        };
+        gone.sort_by(|a, b| a.id.cmp(&b.id));
+        joined.sort_by(|a, b| a.id.cmp(&b.id));
+        let cause = groups
+            .cause(&group_id)
+            .or_else(|| joined.iter().chain(gone.iter()).find_map(|m| member_cause(&users, m)))
+            .or(touched.everything)
+            .unwrap_or(Cause { event_id: Uuid::nil(), time: Utc::now() });
+        for body in diff::member_changes(group, gone, joined) {
+            outgoing.members.push((body, cause));
+        }
+    }
+
+    notified::store_group_views(conn, directory_id, &store_groups)?;
+    notified::store_user_views(conn, directory_id, &store_users)?;
+    notified::store_members(conn, directory_id, &added, &removed)?;
+    append(conn, directory_id, &touched.tenant_id, outgoing.into_ordered())
+}
+
+fn member_cause(users: &Ordered, member: &Member) -> Option<Cause> {
+    Uuid::parse_str(&member.id).ok().and_then(|id| users.cause(&id))
+}
+
+fn member(id: Uuid, kind: &str) -> Member {
+    let kind = if kind == "Group" { member::Kind::Group } else { member::Kind::User };
+    Member { id: id.to_string(), kind: kind as i32 }
+}
+
+/// The directory's current rules; none stored (or unreadable, which the projector prevents)
+/// means no rules.
+fn load_rules(conn: &mut PgConnection, directory_id: Uuid) -> Result<MappingRules, StoreError> {
+    let Some(row) = mapping_rules::current(conn, directory_id)? else {
+        return Ok(MappingRules::default());
+    };
+    Ok(MappingRules::parse(&row.rules).unwrap_or_else(|error| {
+        tracing::error!(%error, version = row.version, "stored mapping rules do not parse; using none");
+        MappingRules::default()
+    }))
+}
+
+fn decode_views<T: serde::de::DeserializeOwned>(
+    stored: HashMap<Uuid, serde_json::Value>,
+) -> HashMap<Uuid, T> {
+    stored
+        .into_iter()
+        .filter_map(|(id, json)| match serde_json::from_value(json) {
+            Ok(view) => Some((id, view)),
+            Err(error) => {
+                tracing::error!(%error, %id, "a stored view does not parse; treating it as unknown");
+                None
+            }
+        })
+        .collect()
+}
+
+fn to_json<T: serde::Serialize>(view: &T) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
+}
+
+/// Sequence the notifications and append them to the outbox.
+fn append(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    tenant_id: &str,
+    bodies: Vec<(Body, Cause)>,
+) -> Result<usize, StoreError> {
+    if bodies.is_empty() {
+        return Ok(0);
+    }
+    let count = bodies.len();
+    let first = outbox::reserve(conn, directory_id, count as i64)?;
+    let rows: Vec<NotificationRow> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (body, cause))| {
+            let id = Uuid::now_v7();
+            let sequence = first + i as i64;
+            let kind = notification::notification_type(&body).to_string();
+            let subject_id = notification::subject(&body).and_then(|s| Uuid::parse_str(s).ok());
+            let message = Notification {
+                id: id.to_string(),
+                directory_id: directory_id.to_string(),
+                tenant_id: tenant_id.to_string(),
+                sequence: sequence as u64,
+                occurred_at_micros: roster_events::time_to_micros(cause.time),
+                cause_event_id: cause.event_id.to_string(),
+                body: Some(body),
+            };
+            NotificationRow {
+                directory_id,
+                sequence,
+                id,
+                kind,
+                subject_id,
+                cause_event_id: cause.event_id,
+                occurred_at: cause.time,
+                payload: notification::encode_notification(&message),
+            }
+        })
+        .collect();
+    outbox::append(conn, &rows)?;
+    tracing::debug!(notifications = count, first_sequence = first, "notifications appended");
+    Ok(count)
+}
