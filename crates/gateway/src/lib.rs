@@ -2,6 +2,7 @@
 //! `roster-scim`, publishes them as change events, waits for the projector's outcome and
 //! answers from it. Reads are served straight from Postgres.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod error;

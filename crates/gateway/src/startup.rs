@@ -63,13 +63,20 @@ impl Application {
             outcome_timeout: Duration::from_millis(settings.gateway.outcome_timeout_ms),
             max_body_bytes: settings.gateway.max_body_bytes,
             max_page_size: settings.gateway.max_page_size,
+            filter_limits: roster_scim::filter::ParseLimits {
+                max_len: settings.gateway.max_filter_len,
+                max_depth: settings.gateway.max_filter_depth,
+            },
         });
         let verifier = web::Data::from(verifier);
+        let admin_key =
+            web::Data::new(crate::admin::AdminKey(settings.auth.admin_signing_key.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
+                .app_data(admin_key.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     crate::error::ApiError::Scim(roster_scim::ScimError::invalid_value(format!(
                         "bad query string: {error}"

@@ -159,7 +159,7 @@ async fn query_list(
     let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let lookup = match params.get("filter") {
-        Some(text) => lookup(&Filter::parse(text)?)?,
+        Some(text) => lookup(&Filter::parse_with(text, &state.filter_limits)?)?,
         None => GroupLookup::All,
     };
     let with_members = selection.wants_members();

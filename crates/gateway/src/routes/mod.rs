@@ -33,6 +33,8 @@ pub struct AppState {
     pub outcome_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_page_size: u32,
+    /// Limits of `filter` parameters.
+    pub filter_limits: roster_scim::filter::ParseLimits,
 }
 
 impl AppState {
@@ -48,14 +50,28 @@ impl AppState {
         change: Change,
         req: &HttpRequest,
     ) -> Result<OutcomeRow, ApiError> {
+        let actor = principal.token_id.to_string();
+        self.submit_for(principal.directory_id, principal.tenant_id, actor, change, req).await
+    }
+
+    /// Publish `change` as an event of a directory and wait for its outcome. `actor` is the
+    /// SCIM token id that authenticated the request, empty for operator changes.
+    pub async fn submit_for(
+        &self,
+        directory_id: Uuid,
+        tenant_id: Uuid,
+        actor: String,
+        change: Change,
+        req: &HttpRequest,
+    ) -> Result<OutcomeRow, ApiError> {
         let event_id = Uuid::now_v7();
         let event = ChangeEvent {
             event_id: event_id.to_string(),
-            directory_id: principal.directory_id.to_string(),
-            tenant_id: principal.tenant_id.to_string(),
+            directory_id: directory_id.to_string(),
+            tenant_id: tenant_id.to_string(),
             event_time_micros: roster_events::time_to_micros(Utc::now()),
             request_id: request_id(req),
-            actor_token_id: principal.token_id.to_string(),
+            actor_token_id: actor,
             change: Some(change),
         };
         let waiter = self.hub.register(event_id);
@@ -92,6 +108,7 @@ pub fn scim_json(status: actix_web::http::StatusCode, body: &serde_json::Value) 
 
 /// Routes of the whole service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::admin::configure);
     cfg.service(
         web::scope("/scim/v2/{directory}")
             .wrap(actix_web::middleware::from_fn(auth::authenticate))

@@ -152,7 +152,10 @@ async fn query_list(
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
-    let filter = params.get("filter").map(|text| Filter::parse(text)).transpose()?;
+    let filter = params
+        .get("filter")
+        .map(|text| Filter::parse_with(text, &state.filter_limits))
+        .transpose()?;
     let sort = match params.get("sortby") {
         Some(path) => {
             let descending = params
