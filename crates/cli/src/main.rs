@@ -9,6 +9,8 @@ use roster_store::control;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+mod notifications;
+
 #[derive(Parser)]
 #[command(
     name = "roster",
@@ -46,10 +48,20 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Admin API tokens (`/admin/v1/…`).
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
     /// Local development helpers.
     Dev {
         #[command(subcommand)]
         command: DevCommand,
+    },
+    /// Downstream notifications (roster.notifications.v1).
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
     },
 }
 
@@ -91,6 +103,24 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Sign an admin API token and print it. Admin tokens are not stored: to revoke them all,
+    /// change `auth.admin_signing_key`.
+    Issue {
+        /// Who the token is for (shows in the logs).
+        #[arg(long)]
+        subject: String,
+        /// Scope it to one tenant (id or name); without it the token is an operator's, for
+        /// every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Lifetime in hours; without it the token does not expire.
+        #[arg(long)]
+        hours: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
 enum DevCommand {
     /// Make sure a demo tenant, directory and token exist; print the Tenant URL and Secret Token.
     /// The token is kept in `state_file` and reused while it is still valid.
@@ -98,6 +128,12 @@ enum DevCommand {
         #[arg(long)]
         state_file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum NotificationsCommand {
+    /// Print a directory's notifications as JSON lines, from Kafka.
+    Tail(notifications::TailArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -124,20 +160,29 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("migration {version} {verb}");
             }
         }
+        Command::AdminToken { command: AdminTokenCommand::Issue { subject, tenant, hours } } => {
+            use roster_platform::admin_tokens::{self, AdminScope};
+            let scope = match tenant {
+                None => AdminScope::Operator,
+                Some(tenant) => AdminScope::Tenant(tenant_id(&mut connect(&url)?, &tenant)?),
+            };
+            let now = chrono::Utc::now().timestamp();
+            let token = admin_tokens::issue(
+                &settings.auth.admin_signing_key,
+                &subject,
+                scope,
+                now,
+                hours.map(|h| now + h * 3600),
+            )?;
+            say(token.expose_secret());
+        }
         Command::Tenant { command: TenantCommand::Create { name } } => {
             let tenant = control::ensure_tenant(&mut connect(&url)?, &name)?;
             say(&tenant.id.to_string());
         }
         Command::Directory { command: DirectoryCommand::Create { tenant, name } } => {
             let mut conn = connect(&url)?;
-            let tenant_id = match Uuid::parse_str(&tenant) {
-                Ok(id) => id,
-                Err(_) => {
-                    control::find_tenant_by_name(&mut conn, &tenant)?
-                        .with_context(|| format!("no tenant named {tenant:?}"))?
-                        .id
-                }
-            };
+            let tenant_id = tenant_id(&mut conn, &tenant)?;
             let directory = control::ensure_directory(&mut conn, tenant_id, &name)?;
             say(&directory.id.to_string());
         }
@@ -173,8 +218,21 @@ fn main() -> anyhow::Result<()> {
             };
             print_connection(&settings, directory.id, &token);
         }
+        Command::Notifications { command: NotificationsCommand::Tail(args) } => {
+            notifications::run(&settings, args)?;
+        }
     }
     Ok(())
+}
+
+/// A tenant named by id or by name.
+fn tenant_id(conn: &mut roster_store::PgConnection, tenant: &str) -> anyhow::Result<Uuid> {
+    if let Ok(id) = Uuid::parse_str(tenant) {
+        return Ok(id);
+    }
+    Ok(control::find_tenant_by_name(conn, tenant)?
+        .with_context(|| format!("no tenant named {tenant:?}"))?
+        .id)
 }
 
 fn connect(url: &str) -> anyhow::Result<roster_store::PgConnection> {
