@@ -255,3 +255,25 @@ async fn invalid_group_requests_are_scim_errors() {
     let response = app.send(reqwest::Method::GET, "/Groups?filter=members+pr", None).await;
     assert_eq!(response.status(), 400);
 }
+
+/// displayName uniqueness folds case as Rust's `to_lowercase` and the filters do (ICU, not the
+/// database's libc): "ΣΑΣ" and "σας" are one name (final sigma), and `displayName eq` finds it
+/// by either spelling.
+#[tokio::test]
+async fn display_name_uniqueness_folds_case_like_the_filters() {
+    let app = TestApp::spawn().await;
+    let first = app.send(reqwest::Method::POST, "/Groups", Some(entra_group("ΣΑΣ"))).await;
+    assert_eq!(first.status(), 201);
+    let second = app.send(reqwest::Method::POST, "/Groups", Some(entra_group("σας"))).await;
+    assert_eq!(second.status(), 409);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["scimType"], "uniqueness");
+    let found: Value = app
+        .send(reqwest::Method::GET, "/Groups?filter=displayName+eq+%22%CF%83%CE%B1%CF%82%22", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["displayName"], "ΣΑΣ");
+}

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::schema::{group_members, groups, users};
-use crate::sql::lower;
+use crate::sql::group_display_name_is;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = groups, treat_none_as_null = true)]
@@ -73,7 +73,7 @@ pub fn display_name_taken(
 ) -> QueryResult<bool> {
     let mut query = groups::table
         .filter(groups::directory_id.eq(directory_id))
-        .filter(lower(groups::display_name).eq(lower(display_name)))
+        .filter(group_display_name_is(display_name))
         .filter(groups::deleted_at.is_null())
         .select(groups::id)
         .into_boxed();
@@ -107,9 +107,7 @@ pub fn page(
             .into_boxed();
         match lookup {
             GroupLookup::All => query,
-            GroupLookup::DisplayName(name) => {
-                query.filter(lower(groups::display_name).eq(lower(name.clone())))
-            }
+            GroupLookup::DisplayName(name) => query.filter(group_display_name_is(name)),
             GroupLookup::ExternalId(external_id) => {
                 query.filter(groups::external_id.eq(external_id.clone()))
             }
