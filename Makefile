@@ -14,12 +14,12 @@ help: ## List the targets
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Build and run the whole stack (Postgres, Nisshi, gateway, projector); prints Tenant URL and Secret Token
+run: ## Build and run the whole stack (Postgres, Nisshi, gateway, projector, role-mapper); prints Tenant URL and Secret Token
 	@scripts/run.sh
 
 .PHONY: stop
 stop: ## Stop a `make run` left in the background (normally Ctrl-C does it)
-	@-pkill -TERM -f 'target/(release|debug)/roster-(gateway|projector)' || true
+	@-pkill -TERM -f 'target/(release|debug)/roster-(gateway|projector|role-mapper)' || true
 	@scripts/stack.sh broker-stop $(CURDIR)/.roster/broker
 
 .PHONY: build

@@ -46,6 +46,7 @@ start() { # name binary
   pids+=($!)
 }
 start projector roster-projector
+start role-mapper roster-role-mapper
 start gateway roster-gateway
 
 deadline=$((SECONDS + 60))

@@ -17,7 +17,7 @@ use diesel::{Connection, PgConnection};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use roster_platform::{Settings, Shutdown, tokens};
 use roster_projector::ProjectorError;
-use roster_projector::consumer::Stats;
+use roster_projector::Stats;
 use roster_store::{PgPool, control};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -38,6 +38,9 @@ pub fn test_settings() -> Settings {
         std::env::var("ROSTER_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
     settings.kafka.changes_topic = format!("test.{id}.changes");
     settings.kafka.projector_group = format!("test.{id}.projector");
+    settings.kafka.notifications_topic = format!("test.{id}.notifications");
+    settings.kafka.role_mapper_group = format!("test.{id}.role-mapper");
+    settings.role_mapper.relay_poll_ms = 100;
     settings.kafka.partitions = 2;
     settings.kafka.message_timeout_ms = 10_000;
     settings.gateway.port = 0;
@@ -45,7 +48,8 @@ pub fn test_settings() -> Settings {
     settings.gateway.outcome_timeout_ms = 30_000;
     settings.projector.batch_linger_ms = 2;
     settings.telemetry.filter = std::env::var("TEST_LOG").unwrap_or_else(|_| {
-        "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error".into()
+        "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error,roster_platform::consumer=error"
+            .into()
     });
     settings
 }
@@ -100,8 +104,39 @@ impl RunningProjector {
     }
 }
 
+/// A running role-mapper (reconciler and relay).
+pub struct RunningRoleMapper {
+    pub stats: Arc<Stats>,
+    pub relay: Arc<roster_role_mapper::relay::RelayStats>,
+    shutdown: Shutdown,
+    handle: JoinHandle<Result<(), ProjectorError>>,
+}
+
+impl RunningRoleMapper {
+    /// Stop it and return how it ended.
+    pub async fn stop(self) -> Result<(), ProjectorError> {
+        self.shutdown.trigger();
+        self.handle.await.expect("role-mapper task")
+    }
+
+    /// Kill it: abort the task without a graceful stop (the consumer thread is told to stop
+    /// too, wherever it is, and its batch transaction is rolled back unless it committed).
+    pub fn kill(self) {
+        self.handle.abort();
+        self.shutdown.trigger();
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.stats.events_applied.load(Ordering::SeqCst)
+    }
+
+    pub fn published(&self) -> u64 {
+        self.relay.published.load(Ordering::SeqCst)
+    }
+}
+
 /// The whole stack for one test: database, topic, gateway, projector, a tenant, a directory
-/// and a token.
+/// and a token. The role-mapper is started on demand ([`TestApp::start_role_mapper`]).
 pub struct TestApp {
     pub settings: Settings,
     pub base_url: String,
@@ -111,6 +146,7 @@ pub struct TestApp {
     pub token_id: Uuid,
     pub client: reqwest::Client,
     pub projector: Option<RunningProjector>,
+    pub role_mapper: Option<RunningRoleMapper>,
     gateway_shutdown: Shutdown,
     pub db: TestDatabase,
 }
@@ -165,6 +201,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             projector: None,
+            role_mapper: None,
             gateway_shutdown,
             db,
         }
@@ -191,6 +228,159 @@ impl TestApp {
             Some(p) => p.stop().await,
             None => Ok(()),
         }
+    }
+
+    /// Start a role-mapper (after `stop_role_mapper`, or the first one).
+    pub async fn start_role_mapper(&mut self) {
+        assert!(self.role_mapper.is_none(), "a role-mapper is already running");
+        self.role_mapper = Some(self.spawn_role_mapper().await);
+    }
+
+    /// A role-mapper not owned by the app.
+    pub async fn spawn_role_mapper(&self) -> RunningRoleMapper {
+        let app = roster_role_mapper::Application::build(self.settings.clone())
+            .await
+            .expect("role-mapper");
+        let stats = app.stats();
+        let relay = app.relay_stats();
+        let shutdown = Shutdown::new();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        RunningRoleMapper { stats, relay, shutdown, handle }
+    }
+
+    pub async fn stop_role_mapper(&mut self) -> Result<(), ProjectorError> {
+        match self.role_mapper.take() {
+            Some(r) => r.stop().await,
+            None => Ok(()),
+        }
+    }
+
+    /// An admin API token: operator scope, or scoped to one tenant.
+    pub fn admin_token(&self, tenant: Option<Uuid>) -> String {
+        use roster_platform::admin_tokens::{self, AdminScope};
+        let scope = tenant.map_or(AdminScope::Operator, AdminScope::Tenant);
+        let token = admin_tokens::issue(
+            &self.settings.auth.admin_signing_key,
+            "tests",
+            scope,
+            chrono::Utc::now().timestamp(),
+            None,
+        )
+        .unwrap();
+        token.expose_secret().to_string()
+    }
+
+    /// A request to the admin API (`path` after `/admin/v1`) with an operator token.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}/admin/v1{path}", self.base_url))
+            .bearer_auth(self.admin_token(None));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("admin request")
+    }
+
+    /// Replace a directory's role-mapping rules; panics unless the answer is 200.
+    pub async fn set_role_mappings(&self, directory_id: Uuid, rules: Value) -> Value {
+        let response = self
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/directories/{directory_id}/role-mappings"),
+                Some(rules),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "PUT role-mappings: {body}");
+        body
+    }
+
+    /// A directory's notifications after `after`, from the Events API (JSON form).
+    pub async fn notifications_after(&self, directory_id: Uuid, after: i64) -> Vec<Value> {
+        let response = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/directories/{directory_id}/notifications?after={after}&limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["notifications"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Wait until the Events API shows at least `count` notifications of the directory.
+    pub async fn await_notifications(&self, directory_id: Uuid, count: usize) -> Vec<Value> {
+        eventually(Duration::from_secs(30), &format!("{count} notifications"), || async {
+            let all = self.notifications_after(directory_id, 0).await;
+            (all.len() >= count).then_some(all)
+        })
+        .await
+    }
+
+    /// The records on the notifications topic (every partition, from the beginning), in the
+    /// order of each partition: read until at least `count` have arrived and nothing more came
+    /// for half a second, or 30 s passed. Each with its headers.
+    pub async fn consume_notifications(
+        &self,
+        count: usize,
+    ) -> Vec<(Vec<(String, String)>, roster_events::notification::Notification)> {
+        use rdkafka::TopicPartitionList;
+        use rdkafka::message::{Headers, Message};
+        use rdkafka::topic_partition_list::Offset;
+        let settings = self.settings.kafka.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut config = roster_platform::kafka::consumer_config(&settings, "reader");
+            config.set("enable.partition.eof", "false");
+            let consumer: BaseConsumer = config.create().unwrap();
+            let mut assignment = TopicPartitionList::new();
+            for partition in 0..settings.partitions {
+                assignment
+                    .add_partition_offset(
+                        &settings.notifications_topic,
+                        partition,
+                        Offset::Beginning,
+                    )
+                    .unwrap();
+            }
+            consumer.assign(&assignment).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut last_arrival = Instant::now();
+            let mut out = Vec::new();
+            while Instant::now() < deadline
+                && (out.len() < count || last_arrival.elapsed() < Duration::from_millis(500))
+            {
+                let Some(Ok(message)) = consumer.poll(Duration::from_millis(50)) else { continue };
+                last_arrival = Instant::now();
+                let headers = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let value =
+                                    h.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                                (h.key.to_string(), value.unwrap_or_default())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let notification = roster_events::notification::decode_notification(
+                    message.payload().unwrap_or_default(),
+                )
+                .unwrap();
+                out.push((headers, notification));
+            }
+            out
+        })
+        .await
+        .unwrap()
     }
 
     /// The Tenant URL of the test directory.
@@ -266,6 +456,9 @@ impl Drop for TestApp {
         self.gateway_shutdown.trigger();
         if let Some(projector) = self.projector.take() {
             projector.shutdown.trigger();
+        }
+        if let Some(role_mapper) = self.role_mapper.take() {
+            role_mapper.shutdown.trigger();
         }
     }
 }

@@ -152,6 +152,37 @@ async fn oversized_body_is_413_and_unknown_paths_are_scim_404() {
     assert_eq!(response.status(), 405);
 }
 
+/// Filter length and nesting limits come from the settings: beyond them, 400 `invalidFilter`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_limits_are_configurable() {
+    let app = TestApp::spawn_with(|s| {
+        s.gateway.max_filter_len = 80;
+        s.gateway.max_filter_depth = 3;
+    })
+    .await;
+    let fits = "userName eq \"a\" and (title pr or nickName pr)";
+    let response = app.get(&format!("/Users?filter={}", urlencode(fits))).await;
+    assert_eq!(response.status(), 200);
+    let too_deep = "userName eq \"a\" and (title pr or (nickName pr and title pr))";
+    let too_long = format!("userName eq \"{}\"", "a".repeat(80));
+    for (filter, what) in [(too_deep, "depth"), (too_long.as_str(), "length")] {
+        let response = app.get(&format!("/Users?filter={}", urlencode(filter))).await;
+        assert_eq!(response.status(), 400, "{what}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["scimType"], "invalidFilter", "{what}: {error}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_pages_through_users() {
     let app = TestApp::spawn().await;
