@@ -2,10 +2,29 @@
 # `make bench`: the write path under load, on this machine, with broker, Postgres, services and
 # load generator (wrk) sharing its cores. Starts its own stack (release build, a fresh database
 # and a fresh memory broker on their own ports), measures, stops it. Prints a Markdown summary.
+#
+# BENCH_SCENARIOS picks what runs (space- or comma-separated; default all, in this order):
+#   create  POST /Users with 1 and with 32 clients (wrk, BENCH_DURATION each), and the
+#           notification lag (notification-lag) under the 32 clients
+#   filter  GET /Users?filter=userName eq "…", 32 clients (wrk), on the users created so far
+#   sync    Entra's initial cycle into a fresh directory (the initial-sync binary): lookups and
+#           creates of BENCH_SYNC_USERS users (10000) and BENCH_SYNC_GROUPS groups (100), then
+#           BENCH_SYNC_MEMBERSHIPS memberships (20000) added BENCH_SYNC_BATCH (100) per group
+#           PATCH, BENCH_SYNC_CONCURRENCY (16) requests in flight. Fails the bench if any request
+#           is answered other than Entra expects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-20s}
+SCENARIOS=" ${BENCH_SCENARIOS:-create filter sync} "
+SCENARIOS=${SCENARIOS//,/ }
+want() { [[ $SCENARIOS == *" $1 "* ]]; }
+for scenario in $SCENARIOS; do
+  case $scenario in
+    create | filter | sync) ;;
+    *) echo "bench: unknown scenario $scenario in BENCH_SCENARIOS (create, filter, sync)" >&2; exit 2 ;;
+  esac
+done
 export KAFKA_PORT=${BENCH_KAFKA_PORT:-19392}
 GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18480}
 WORK=$(mktemp -d)
@@ -27,7 +46,8 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; }; }
 scripts/stack.sh postgres
-cargo build --release --bins --quiet
+# Every package's binaries: the services, the CLI and the initial-sync load generator.
+cargo build --release --bins --workspace --quiet
 psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 "$BIN"/roster migrate --create-database >/dev/null 2>&1
 if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
@@ -36,6 +56,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
 fi
 scripts/stack.sh broker-memory "$WORK/broker"
 "$BIN"/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
+"$BIN"/roster-role-mapper >"$WORK/role-mapper.log" 2>&1 & pids+=($!)
 "$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
 until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null; do sleep 0.2; done
 "$BIN"/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
@@ -55,20 +76,68 @@ summary() { # title, wrk output
   printf '| %s | %s | %s | %s | %s |\n' "$1" "$reqs" "$p50" "$p99" "$others"
 }
 
-single=$(wrk -t1 -c1 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
-concurrent=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
+if want create; then
+  single=$(wrk -t1 -c1 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
+  # Notification lag under that load: from the gateway accepting a create to its
+  # user.provisioned arriving at a Kafka consumer (notification-lag listens a little longer).
+  seconds=${DURATION%s}
+  "$BIN"/notification-lag --brokers "$ROSTER__KAFKA__BROKERS" --seconds $((seconds + 3)) \
+    --label "notification lag (accepted → on a consumer), 32 clients of POST /Users" >"$WORK/lag" &
+  lag_pid=$!
+  sleep 1
+  concurrent=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
+  wait "$lag_pid" || echo "| notification lag | no notification arrived |" >"$WORK/lag"
+  lag=$(cat "$WORK/lag")
+fi
 
-# Reads: Entra's matching query against the users just created. Postgres on these machines runs
-# with autovacuum off, so the table is analyzed here as autovacuum would have done by now.
-psql -q "$ROSTER__DATABASE__URL" -c "ANALYZE users"
-export USERNAMES=$WORK/usernames
-psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT user_name FROM users ORDER BY random() LIMIT 10000' >"$USERNAMES"
-users=$(psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT count(*) FROM users')
-filter=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/filter_users.lua "$url/Users")
+if want filter; then
+  # Reads: Entra's matching query against the users just created. Postgres on these machines
+  # runs with autovacuum off, so the table is analyzed here as autovacuum would have done by now.
+  psql -q "$ROSTER__DATABASE__URL" -c "ANALYZE users"
+  export USERNAMES=$WORK/usernames
+  psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT user_name FROM users ORDER BY random() LIMIT 10000' >"$USERNAMES"
+  users=$(psql -tA "$ROSTER__DATABASE__URL" -c 'SELECT count(*) FROM users')
+  filter=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/filter_users.lua "$url/Users")
+fi
 
-echo
-echo "| $(date -u +%F), $(nproc) cores, $DURATION each | requests/s | p50 | p99 | wrong answers |"
-echo "|---|---|---|---|---|"
-summary "POST /Users, 1 client" "$single"
-summary "POST /Users, 32 clients" "$concurrent"
-summary "GET /Users?filter=userName eq, 32 clients, $users users" "$filter"
+# Entra's initial cycle into a directory of its own, created now (the other scenarios' users
+# stay in the table, as other tenants' would). The binary prints its own Markdown table.
+sync_status=0
+if want sync; then
+  tenant=$("$BIN"/roster tenant create --name "Initial Sync" 2>/dev/null)
+  directory=$("$BIN"/roster directory create --tenant "$tenant" --name "initial-sync" 2>/dev/null)
+  "$BIN"/roster token issue --directory "$directory" >"$WORK/sync-connection" 2>/dev/null
+  echo "bench: initial sync into directory $directory; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  sync=$(TENANT_URL=$(sed -n 's/^Tenant URL: //p' "$WORK/sync-connection") \
+    TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/sync-connection") \
+    "$BIN"/initial-sync \
+    --users "${BENCH_SYNC_USERS:-10000}" --groups "${BENCH_SYNC_GROUPS:-100}" \
+    --memberships "${BENCH_SYNC_MEMBERSHIPS:-20000}" --batch "${BENCH_SYNC_BATCH:-100}" \
+    --concurrency "${BENCH_SYNC_CONCURRENCY:-16}") || sync_status=$?
+  echo "bench: load average after the initial sync: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+fi
+
+if want create || want filter; then
+  echo
+  echo "| $(date -u +%F), $(nproc) cores, $DURATION each | requests/s | p50 | p99 | wrong answers |"
+  echo "|---|---|---|---|---|"
+  if want create; then
+    summary "POST /Users, 1 client" "$single"
+    summary "POST /Users, 32 clients" "$concurrent"
+  fi
+  if want filter; then
+    summary "GET /Users?filter=userName eq, 32 clients, $users users" "$filter"
+  fi
+fi
+if want create; then
+  echo
+  echo "$lag"
+fi
+if want sync; then
+  echo
+  echo "${sync:-| initial sync | did not run to the end: see its messages above |}"
+  if ((sync_status != 0)); then
+    echo "bench: the initial sync failed (exit $sync_status)" >&2
+    exit "$sync_status"
+  fi
+fi
