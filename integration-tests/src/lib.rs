@@ -104,6 +104,15 @@ impl RunningProjector {
     }
 }
 
+/// One record of the notifications topic.
+#[derive(Debug, Clone)]
+pub struct NotificationRecord {
+    pub key: Option<String>,
+    pub partition: i32,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub notification: roster_events::notification::Notification,
+}
+
 /// A running role-mapper (reconciler and relay).
 pub struct RunningRoleMapper {
     pub stats: Arc<Stats>,
@@ -327,11 +336,8 @@ impl TestApp {
 
     /// The records on the notifications topic (every partition, from the beginning), in the
     /// order of each partition: read until at least `count` have arrived and nothing more came
-    /// for half a second, or 30 s passed. Each with its headers.
-    pub async fn consume_notifications(
-        &self,
-        count: usize,
-    ) -> Vec<(Vec<(String, String)>, roster_events::notification::Notification)> {
+    /// for half a second, or 30 s passed.
+    pub async fn consume_notifications(&self, count: usize) -> Vec<NotificationRecord> {
         use rdkafka::TopicPartitionList;
         use rdkafka::message::{Headers, Message};
         use rdkafka::topic_partition_list::Offset;
@@ -371,11 +377,15 @@ impl TestApp {
                             .collect()
                     })
                     .unwrap_or_default();
-                let notification = roster_events::notification::decode_notification(
-                    message.payload().unwrap_or_default(),
-                )
-                .unwrap();
-                out.push((headers, notification));
+                out.push(NotificationRecord {
+                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    partition: message.partition(),
+                    headers,
+                    notification: roster_events::notification::decode_notification(
+                        message.payload().unwrap_or_default(),
+                    )
+                    .unwrap(),
+                });
             }
             out
         })

@@ -167,7 +167,7 @@ async fn killing_the_role_mapper_loses_nothing_and_keeps_the_order() {
         let app = &app;
         async move {
             let records = app.consume_notifications(last_sequence as usize).await;
-            let max = records.iter().map(|(_, n)| n.sequence as i64).max().unwrap_or(0);
+            let max = records.iter().map(|r| r.notification.sequence as i64).max().unwrap_or(0);
             (max >= last_sequence).then_some(records)
         }
     })
@@ -179,12 +179,12 @@ async fn killing_the_role_mapper_loses_nothing_and_keeps_the_order() {
     // order, and the sequence must have no gap.
     let mut first_seen: BTreeMap<u64, String> = BTreeMap::new();
     let mut highest = 0u64;
-    for (headers, n) in &published {
+    for record in &published {
+        let n = &record.notification;
         assert_eq!(n.directory_id, directory.to_string());
         let kind = notification_type(n.body.as_ref().unwrap()).to_string();
-        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        assert_eq!(header("ce_id"), Some(n.id.clone()));
-        assert_eq!(header("ce_type"), Some(kind.clone()));
+        assert_eq!(record.headers.get("ce_id"), Some(&n.id));
+        assert_eq!(record.headers.get("ce_type"), Some(&kind));
         if let Some(previous) = first_seen.get(&n.sequence) {
             assert_eq!(previous, &n.id, "a redelivery carries the same notification id");
             continue;
@@ -206,7 +206,7 @@ async fn killing_the_role_mapper_loses_nothing_and_keeps_the_order() {
     let mut provisioned: HashMap<String, usize> = HashMap::new();
     let mut added: HashMap<String, usize> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
-    for (_, n) in &published {
+    for n in published.iter().map(|r| &r.notification) {
         if !seen.insert(n.sequence) {
             continue;
         }

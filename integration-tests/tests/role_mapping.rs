@@ -1070,67 +1070,6 @@ async fn invalid_rules_are_400_and_a_stale_if_match_is_412() {
 // ---------------------------------------------------------------------------------------------
 // Kafka: CloudEvents headers, keyed by directory.
 
-struct Record {
-    key: Option<String>,
-    partition: i32,
-    headers: BTreeMap<String, String>,
-    notification: roster_events::notification::Notification,
-}
-
-/// Every record on the notifications topic (all partitions, from the beginning) with its key:
-/// read until `count` have arrived and nothing more came for half a second, or 30 s passed.
-async fn consume_with_keys(app: &TestApp, count: usize) -> Vec<Record> {
-    use rdkafka::TopicPartitionList;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::{Headers, Message};
-    use rdkafka::topic_partition_list::Offset;
-    let settings = app.settings.kafka.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut config = roster_platform::kafka::consumer_config(&settings, "keys-reader");
-        config.set("enable.partition.eof", "false");
-        let consumer: BaseConsumer = config.create().unwrap();
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..settings.partitions {
-            assignment
-                .add_partition_offset(&settings.notifications_topic, partition, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&assignment).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last_arrival = Instant::now();
-        let mut out = Vec::new();
-        while Instant::now() < deadline
-            && (out.len() < count || last_arrival.elapsed() < Duration::from_millis(500))
-        {
-            let Some(Ok(message)) = consumer.poll(Duration::from_millis(50)) else { continue };
-            last_arrival = Instant::now();
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            let value = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
-                            (h.key.to_string(), value.unwrap_or_default())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push(Record {
-                key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                partition: message.partition(),
-                headers,
-                notification: roster_events::notification::decode_notification(
-                    message.payload().unwrap_or_default(),
-                )
-                .unwrap(),
-            });
-        }
-        out
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_records_carry_cloudevents_headers_and_the_directory_key() {
     let mut app = TestApp::spawn().await;
@@ -1159,7 +1098,7 @@ async fn kafka_records_carry_cloudevents_headers_and_the_directory_key() {
     let records = eventually(Duration::from_secs(60), "3 notifications on Kafka", || {
         let app = &app;
         async move {
-            let records = consume_with_keys(app, 3).await;
+            let records = app.consume_notifications(3).await;
             (records.len() >= 3).then_some(records)
         }
     })

@@ -17,23 +17,31 @@ use crate::users::UserRow;
 /// Postgres takes at most 65,535 bind parameters per statement.
 const CHUNK: usize = 10_000;
 
+/// Run `query` over `ids` a chunk at a time and gather the rows.
+fn chunked<T>(
+    ids: &[Uuid],
+    mut query: impl FnMut(&[Uuid]) -> QueryResult<Vec<T>>,
+) -> QueryResult<Vec<T>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(query(chunk)?);
+    }
+    Ok(out)
+}
+
 /// Users with these ids, tombstones included.
 pub fn users_by_ids(
     conn: &mut PgConnection,
     directory_id: Uuid,
     ids: &[Uuid],
 ) -> QueryResult<Vec<UserRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(
-            users::table
-                .filter(users::directory_id.eq(directory_id))
-                .filter(users::id.eq_any(chunk))
-                .select(UserRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        users::table
+            .filter(users::directory_id.eq(directory_id))
+            .filter(users::id.eq_any(chunk))
+            .select(UserRow::as_select())
+            .load(conn)
+    })
 }
 
 /// Groups with these ids, tombstones included.
@@ -42,17 +50,13 @@ pub fn groups_by_ids(
     directory_id: Uuid,
     ids: &[Uuid],
 ) -> QueryResult<Vec<GroupRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(
-            groups::table
-                .filter(groups::directory_id.eq(directory_id))
-                .filter(groups::id.eq_any(chunk))
-                .select(GroupRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        groups::table
+            .filter(groups::directory_id.eq(directory_id))
+            .filter(groups::id.eq_any(chunk))
+            .select(GroupRow::as_select())
+            .load(conn)
+    })
 }
 
 /// A user's membership of a live group, with what the product view needs of the group.
@@ -71,29 +75,25 @@ pub fn memberships_of(
     directory_id: Uuid,
     member_ids: &[Uuid],
 ) -> QueryResult<Vec<Membership>> {
-    let mut out = Vec::new();
-    for chunk in member_ids.chunks(CHUNK) {
-        out.extend(
-            group_members::table
-                .inner_join(
-                    groups::table.on(groups::directory_id
-                        .eq(group_members::directory_id)
-                        .and(groups::id.eq(group_members::group_id))),
-                )
-                .filter(group_members::directory_id.eq(directory_id))
-                .filter(group_members::member_id.eq_any(chunk))
-                .filter(groups::deleted_at.is_null())
-                .select((
-                    group_members::member_id,
-                    group_members::group_id,
-                    groups::display_name,
-                    groups::external_id,
-                    group_members::added_at,
-                ))
-                .load::<Membership>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(member_ids, |chunk| {
+        group_members::table
+            .inner_join(
+                groups::table.on(groups::directory_id
+                    .eq(group_members::directory_id)
+                    .and(groups::id.eq(group_members::group_id))),
+            )
+            .filter(group_members::directory_id.eq(directory_id))
+            .filter(group_members::member_id.eq_any(chunk))
+            .filter(groups::deleted_at.is_null())
+            .select((
+                group_members::member_id,
+                group_members::group_id,
+                groups::display_name,
+                groups::external_id,
+                group_members::added_at,
+            ))
+            .load::<Membership>(conn)
+    })
 }
 
 /// `(group_id, member_id, member_kind)`: a membership, current or notified.
@@ -105,21 +105,13 @@ pub fn members_of_groups(
     directory_id: Uuid,
     group_ids: &[Uuid],
 ) -> QueryResult<Vec<MemberPair>> {
-    let mut out = Vec::new();
-    for chunk in group_ids.chunks(CHUNK) {
-        out.extend(
-            group_members::table
-                .filter(group_members::directory_id.eq(directory_id))
-                .filter(group_members::group_id.eq_any(chunk))
-                .select((
-                    group_members::group_id,
-                    group_members::member_id,
-                    group_members::member_kind,
-                ))
-                .load::<MemberPair>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(group_ids, |chunk| {
+        group_members::table
+            .filter(group_members::directory_id.eq(directory_id))
+            .filter(group_members::group_id.eq_any(chunk))
+            .select((group_members::group_id, group_members::member_id, group_members::member_kind))
+            .load::<MemberPair>(conn)
+    })
 }
 
 /// The current memberships of the given members.
@@ -128,21 +120,13 @@ pub fn groups_of_members(
     directory_id: Uuid,
     member_ids: &[Uuid],
 ) -> QueryResult<Vec<MemberPair>> {
-    let mut out = Vec::new();
-    for chunk in member_ids.chunks(CHUNK) {
-        out.extend(
-            group_members::table
-                .filter(group_members::directory_id.eq(directory_id))
-                .filter(group_members::member_id.eq_any(chunk))
-                .select((
-                    group_members::group_id,
-                    group_members::member_id,
-                    group_members::member_kind,
-                ))
-                .load::<MemberPair>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(member_ids, |chunk| {
+        group_members::table
+            .filter(group_members::directory_id.eq(directory_id))
+            .filter(group_members::member_id.eq_any(chunk))
+            .select((group_members::group_id, group_members::member_id, group_members::member_kind))
+            .load::<MemberPair>(conn)
+    })
 }
 
 /// Every live user and group id of a directory (a rules change reconciles them all).
@@ -182,17 +166,14 @@ pub fn user_views(
     directory_id: Uuid,
     ids: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, serde_json::Value>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(
-            notified_users::table
-                .filter(notified_users::directory_id.eq(directory_id))
-                .filter(notified_users::user_id.eq_any(chunk))
-                .select((notified_users::user_id, notified_users::view))
-                .load::<(Uuid, serde_json::Value)>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        notified_users::table
+            .filter(notified_users::directory_id.eq(directory_id))
+            .filter(notified_users::user_id.eq_any(chunk))
+            .select((notified_users::user_id, notified_users::view))
+            .load::<(Uuid, serde_json::Value)>(conn)
+    })
+    .map(|rows| rows.into_iter().collect())
 }
 
 /// The last notified views of these groups.
@@ -201,17 +182,14 @@ pub fn group_views(
     directory_id: Uuid,
     ids: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, serde_json::Value>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(
-            notified_groups::table
-                .filter(notified_groups::directory_id.eq(directory_id))
-                .filter(notified_groups::group_id.eq_any(chunk))
-                .select((notified_groups::group_id, notified_groups::view))
-                .load::<(Uuid, serde_json::Value)>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        notified_groups::table
+            .filter(notified_groups::directory_id.eq(directory_id))
+            .filter(notified_groups::group_id.eq_any(chunk))
+            .select((notified_groups::group_id, notified_groups::view))
+            .load::<(Uuid, serde_json::Value)>(conn)
+    })
+    .map(|rows| rows.into_iter().collect())
 }
 
 /// Remember these views as notified (`None`: the user is gone, forget it).
@@ -297,21 +275,17 @@ pub fn notified_members_of_groups(
     directory_id: Uuid,
     group_ids: &[Uuid],
 ) -> QueryResult<Vec<MemberPair>> {
-    let mut out = Vec::new();
-    for chunk in group_ids.chunks(CHUNK) {
-        out.extend(
-            notified_group_members::table
-                .filter(notified_group_members::directory_id.eq(directory_id))
-                .filter(notified_group_members::group_id.eq_any(chunk))
-                .select((
-                    notified_group_members::group_id,
-                    notified_group_members::member_id,
-                    notified_group_members::member_kind,
-                ))
-                .load::<MemberPair>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(group_ids, |chunk| {
+        notified_group_members::table
+            .filter(notified_group_members::directory_id.eq(directory_id))
+            .filter(notified_group_members::group_id.eq_any(chunk))
+            .select((
+                notified_group_members::group_id,
+                notified_group_members::member_id,
+                notified_group_members::member_kind,
+            ))
+            .load::<MemberPair>(conn)
+    })
 }
 
 /// The notified memberships of these members.
@@ -320,21 +294,17 @@ pub fn notified_groups_of_members(
     directory_id: Uuid,
     member_ids: &[Uuid],
 ) -> QueryResult<Vec<MemberPair>> {
-    let mut out = Vec::new();
-    for chunk in member_ids.chunks(CHUNK) {
-        out.extend(
-            notified_group_members::table
-                .filter(notified_group_members::directory_id.eq(directory_id))
-                .filter(notified_group_members::member_id.eq_any(chunk))
-                .select((
-                    notified_group_members::group_id,
-                    notified_group_members::member_id,
-                    notified_group_members::member_kind,
-                ))
-                .load::<MemberPair>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(member_ids, |chunk| {
+        notified_group_members::table
+            .filter(notified_group_members::directory_id.eq(directory_id))
+            .filter(notified_group_members::member_id.eq_any(chunk))
+            .select((
+                notified_group_members::group_id,
+                notified_group_members::member_id,
+                notified_group_members::member_kind,
+            ))
+            .load::<MemberPair>(conn)
+    })
 }
 
 /// Record memberships as notified: `added` remembered, `removed` forgotten.
