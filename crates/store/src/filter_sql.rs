@@ -9,7 +9,9 @@
 //!   `resourceType` are read from columns. `userName eq "x"` is
 //!   `lower(user_name COLLATE "und-x-icu") = $1` (unique index `users_user_name_key`), `externalId eq`
 //!   is `external_id = $1` (index `users_external_id`), `displayName eq` uses
-//!   `users_display_name_fold`, and `id eq "<uuid>"` the primary key.
+//!   `users_display_name_fold`, and `id eq "<uuid>"` the primary key. Each of these indexes leads
+//!   with the looked-up value, not the directory, so the plan does not depend on statistics
+//!   (migration 000014).
 //! - Everything else is read from the `resource` jsonb with inline SQL mirroring the evaluator's
 //!   lookup (exact key first, else ignoring ASCII case; extension fallback for paths without
 //!   URN; flattening of multi-valued attributes; `EXISTS` over the values, so "any element").

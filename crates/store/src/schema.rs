@@ -137,7 +137,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    users (directory_id, id) {
+    users (id, directory_id) {
         directory_id -> Uuid,
         id -> Uuid,
         user_name -> Text,

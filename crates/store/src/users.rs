@@ -30,7 +30,7 @@ pub struct UserRow {
 /// The live (not deprovisioned) user with this id.
 pub fn find(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<Option<UserRow>> {
     users::table
-        .find((directory_id, id))
+        .find((id, directory_id))
         .filter(users::deleted_at.is_null())
         .select(UserRow::as_select())
         .first(conn)
@@ -73,12 +73,12 @@ pub fn insert_if_absent(conn: &mut PgConnection, row: &UserRow) -> QueryResult<b
 
 /// Overwrite a user's row (PUT, PATCH, tombstoning).
 pub fn update(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
-    diesel::update(users::table.find((row.directory_id, row.id))).set(row).execute(conn).map(drop)
+    diesel::update(users::table.find((row.id, row.directory_id))).set(row).execute(conn).map(drop)
 }
 
 /// Erase a user's row (the `erase` deprovisioning policy).
 pub fn erase(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<()> {
-    diesel::delete(users::table.find((directory_id, id))).execute(conn).map(drop)
+    diesel::delete(users::table.find((id, directory_id))).execute(conn).map(drop)
 }
 
 /// Number of live users in a directory.
