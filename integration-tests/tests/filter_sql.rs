@@ -781,15 +781,10 @@ fn plan(conn: &mut PgConnection, directory_id: Uuid, filter: &str) -> String {
     lines.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn entra_queries_use_indexes() {
-    let db = TestDatabase::create(&test_settings().database.url);
-    let mut conn = db.conn();
-    let directory_id = directory(&mut conn);
-    let mut rng = Rng(99);
-    for n in 0..3000 {
-        let body = random_body(&mut rng, n, &[]);
-        let user = User::from_request(body).unwrap();
+/// Insert `count` generated users into a directory, straight into the table.
+fn insert_random_users(conn: &mut PgConnection, rng: &mut Rng, directory_id: Uuid, count: usize) {
+    for n in 0..count {
+        let user = User::from_request(random_body(rng, n, &[])).unwrap();
         let row = UserRow {
             directory_id,
             id: Uuid::new_v4(),
@@ -803,8 +798,17 @@ fn entra_queries_use_indexes() {
             last_modified: Utc::now(),
             deleted_at: None,
         };
-        users::insert(&mut conn, &row).unwrap();
+        users::insert(conn, &row).unwrap();
     }
+}
+
+#[test]
+fn entra_queries_use_indexes() {
+    let db = TestDatabase::create(&test_settings().database.url);
+    let mut conn = db.conn();
+    let directory_id = directory(&mut conn);
+    let mut rng = Rng(99);
+    insert_random_users(&mut conn, &mut rng, directory_id, 3000);
     diesel::sql_query("ANALYZE users").execute(&mut conn).unwrap();
     // A directory the statistics have never seen (a new tenant's initial sync, autovacuum not
     // run since): its lookups must use the same indexes, not scan the directory.
@@ -812,23 +816,7 @@ fn entra_queries_use_indexes() {
         let tenant = control::ensure_tenant(&mut conn, "New Tenant").unwrap();
         control::ensure_directory(&mut conn, tenant.id, "New Directory").unwrap().id
     };
-    for n in 0..3000 {
-        let user = User::from_request(random_body(&mut rng, n, &[])).unwrap();
-        let row = UserRow {
-            directory_id: new_directory,
-            id: Uuid::new_v4(),
-            user_name: user.user_name().to_string(),
-            external_id: user.external_id().map(str::to_string),
-            display_name: user.display_name().map(str::to_string),
-            active: user.active(),
-            resource: user.into_json(),
-            version: 1,
-            created_at: Utc::now(),
-            last_modified: Utc::now(),
-            deleted_at: None,
-        };
-        users::insert(&mut conn, &row).unwrap();
-    }
+    insert_random_users(&mut conn, &mut rng, new_directory, 3000);
     for directory in [directory_id, new_directory] {
         for (filter, index, column) in [
             (r#"userName eq "Ann.Smith1@example.com""#, "users_user_name_key", "user_name"),

@@ -126,7 +126,7 @@ struct Touched {
 }
 
 /// Ids in the order first touched, with their latest cause.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Ordered {
     order: Vec<Uuid>,
     causes: HashMap<Uuid, Cause>,
@@ -268,14 +268,8 @@ fn reconcile(
     let rules = load_rules(conn, directory_id)?;
     let erase = directory.deprovision_policy == "erase";
 
-    let mut users = Ordered::default();
-    let mut groups = Ordered::default();
-    for id in &touched.users.order {
-        users.touch(*id, touched.users.causes[id]);
-    }
-    for id in &touched.groups.order {
-        groups.touch(*id, touched.groups.causes[id]);
-    }
+    let mut users = touched.users.clone();
+    let mut groups = touched.groups.clone();
     if let Some(cause) = touched.everything {
         let (live_users, live_groups) = notified::all_ids(conn, directory_id)?;
         let (old_users, old_groups) = notified::all_notified_ids(conn, directory_id)?;
