@@ -2,6 +2,7 @@
 //! and `NOTIFY` the outcomes to the gateways waiting for them, all in the batch's transaction.
 
 use chrono::Utc;
+use roster_events::DecodedChange;
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_store::outcomes::{self, OutcomeRow};
 use roster_store::{PgConnection, StoreError};
@@ -17,16 +18,44 @@ impl BatchHandler for Projection {
     fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
         let mut outcome_rows = Vec::with_capacity(records.len());
         let mut cache = apply::BatchCache::default();
+        // A run of consecutive user creates, applied with one insert when the run ends.
+        let mut creates: Vec<(&Record, &DecodedChange)> = Vec::new();
         for record in records {
+            if let Ok(event) = &record.event
+                && apply::is_user_create(event)
+            {
+                creates.push((record, event));
+                continue;
+            }
+            apply_creates(conn, &mut cache, &mut creates, &mut outcome_rows)?;
             if let Some(outcome) = apply_record(conn, &mut cache, record)? {
                 outcome_rows.push(outcome);
             }
         }
+        apply_creates(conn, &mut cache, &mut creates, &mut outcome_rows)?;
         outcomes::insert_all(conn, &outcome_rows)?;
         let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
         outcomes::notify(conn, &ids)?;
         Ok(())
     }
+}
+
+/// Apply (and empty) a run of user creates, pushing their outcomes in order.
+fn apply_creates(
+    conn: &mut PgConnection,
+    cache: &mut apply::BatchCache,
+    creates: &mut Vec<(&Record, &DecodedChange)>,
+    outcomes: &mut Vec<OutcomeRow>,
+) -> Result<(), StoreError> {
+    if creates.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<&DecodedChange> = creates.iter().map(|(_, event)| *event).collect();
+    let decisions = apply::create_users(conn, cache, &events)?;
+    for ((record, event), decision) in creates.drain(..).zip(decisions) {
+        outcomes.push(outcome(record, event, decision));
+    }
+    Ok(())
 }
 
 /// Apply one record; returns its outcome (None for an undecodable one).
@@ -47,7 +76,11 @@ fn apply_record(
     let span = tracing::debug_span!("apply", event.id = %event.event_id, directory.id = %event.directory_id);
     let _entered = span.enter();
     let decision = apply::apply(conn, cache, event)?;
-    Ok(Some(OutcomeRow {
+    Ok(Some(outcome(record, event, decision)))
+}
+
+fn outcome(record: &Record, event: &DecodedChange, decision: apply::Decision) -> OutcomeRow {
+    OutcomeRow {
         event_id: event.event_id,
         directory_id: event.directory_id,
         kafka_partition: record.partition,
@@ -56,5 +89,5 @@ fn apply_record(
         resource_id: decision.resource_id,
         body: decision.body,
         applied_at: Utc::now(),
-    }))
+    }
 }

@@ -1,8 +1,11 @@
 //! The users projection: written by the projector, read by the gateway. Deprovisioned users
 //! kept as tombstones (`deleted_at` set) are invisible to every read here.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use roster_scim::user::User;
 use uuid::Uuid;
 
 use crate::schema::users;
@@ -25,6 +28,25 @@ pub struct UserRow {
     pub last_modified: DateTime<Utc>,
     /// Set when the user was deprovisioned under the `tombstone` policy.
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl UserRow {
+    /// The first version of `user`'s row, created at `time` (the event's time, never the clock).
+    pub fn new(directory_id: Uuid, id: Uuid, user: &User, time: DateTime<Utc>) -> UserRow {
+        UserRow {
+            directory_id,
+            id,
+            user_name: user.user_name().to_string(),
+            external_id: user.external_id().map(str::to_string),
+            display_name: user.display_name().map(str::to_string),
+            active: user.active(),
+            resource: user.as_json(),
+            version: 1,
+            created_at: time,
+            last_modified: time,
+            deleted_at: None,
+        }
+    }
 }
 
 /// The live (not deprovisioned) user with this id.
@@ -70,6 +92,28 @@ pub fn insert_if_absent(conn: &mut PgConnection, row: &UserRow) -> QueryResult<b
         .execute(conn)
         .map(|inserted| inserted == 1)
 }
+
+/// Insert many rows in one statement per chunk, each unless its id or userName is taken, in
+/// order (a row whose userName an earlier row of the same call took is not inserted, as if they
+/// had been inserted one by one); returns the `(id, directory_id)` of the rows inserted.
+pub fn insert_many_if_absent(
+    conn: &mut PgConnection,
+    rows: &[UserRow],
+) -> QueryResult<HashSet<(Uuid, Uuid)>> {
+    let mut inserted = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let ids: Vec<(Uuid, Uuid)> = diesel::insert_into(users::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning((users::id, users::directory_id))
+            .get_results(conn)?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}
+
+/// Rows per multi-row insert: 11 bind parameters each, under Postgres' limit of 65535.
+const INSERT_CHUNK: usize = 5000;
 
 /// Overwrite a user's row (PUT, PATCH, tombstoning).
 pub fn update(conn: &mut PgConnection, row: &UserRow) -> QueryResult<()> {
