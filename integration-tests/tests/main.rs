@@ -9,6 +9,7 @@ mod entra_replay;
 mod filter_sql;
 mod groups;
 mod migrations;
+mod patch_roundtrip;
 mod role_mapper_crash;
 mod role_mapping;
 mod user_writes;
