@@ -37,7 +37,7 @@ pub fn consumer_config(settings: &KafkaSettings, group: &str) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
         .set("socket.keepalive.enable", "true");
     config
 }

@@ -48,6 +48,10 @@ pub struct KafkaSettings {
     pub role_mapper_group: String,
     /// Largest event the producer sends (`message.max.bytes`).
     pub max_message_bytes: usize,
+    /// How long the broker may hold a consumer's fetch when there is nothing new
+    /// (`fetch.wait.max.ms`). Kafka answers as soon as data arrives (only the idle polling rate
+    /// depends on it); Nisshi holds the fetch for the whole wait, so there it adds to latency.
+    pub fetch_wait_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
