@@ -252,8 +252,12 @@ async fn invalid_group_requests_are_scim_errors() {
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["scimType"], "invalidValue");
-    let response = app.send(reqwest::Method::GET, "/Groups?filter=members+pr", None).await;
+    // `$ref` depends on the request's URL: not a filter attribute.
+    let response =
+        app.send(reqwest::Method::GET, "/Groups?filter=members.%24ref+co+%22x%22", None).await;
     assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["scimType"], "invalidFilter");
 }
 
 /// displayName uniqueness folds case as Rust's `to_lowercase` and the filters do (ICU, not the
@@ -276,4 +280,136 @@ async fn display_name_uniqueness_folds_case_like_the_filters() {
         .unwrap();
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["displayName"], "ΣΑΣ");
+}
+
+async fn list(app: &TestApp, query: &str) -> Value {
+    let response = app.send(reqwest::Method::GET, &format!("/Groups?{query}"), None).await;
+    assert_eq!(response.status(), 200, "{query}");
+    response.json().await.unwrap()
+}
+
+/// The displayNames a filter finds (the whole list: totalResults agrees).
+async fn names(app: &TestApp, filter: &str) -> Vec<String> {
+    let found = list(app, &format!("excludedAttributes=members&filter={}", form(filter))).await;
+    let resources = found["Resources"].as_array().cloned().unwrap_or_default();
+    assert_eq!(found["totalResults"], resources.len(), "{filter}");
+    let mut names: Vec<String> =
+        resources.iter().map(|g| g["displayName"].as_str().unwrap().to_string()).collect();
+    names.sort();
+    names
+}
+
+/// `text` form-encoded for a query string (space as `+`).
+fn form(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// RFC 7644 §3.4.2.2 filters on groups, `members` included (Entra's reference check §5.4), with
+/// paging and sorting; members are shown only for the page's groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_filters_members_paging_and_sorting() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, cy) =
+        (user_id(&app, "ada").await, user_id(&app, "bob").await, user_id(&app, "cy").await);
+    let mut ids = Vec::new();
+    let mut modified = Vec::new();
+    for (name, members) in [
+        ("Lisbon Office", vec![&ada, &bob]),
+        ("Lisbon Sales", vec![&ada]),
+        ("Porto Office", vec![&cy]),
+        ("Empty", vec![]),
+    ] {
+        let mut body = entra_group(name);
+        body["members"] = json!(members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>());
+        let response = app.send(reqwest::Method::POST, "/Groups", Some(body)).await;
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        ids.push(created["id"].as_str().unwrap().to_string());
+        modified.push(created["meta"]["lastModified"].as_str().unwrap().to_string());
+    }
+
+    // members eq / members.value / members[…].
+    assert_eq!(
+        names(&app, &format!("members eq \"{ada}\"")).await,
+        ["Lisbon Office", "Lisbon Sales"]
+    );
+    assert_eq!(names(&app, &format!("members.value eq \"{cy}\"")).await, ["Porto Office"]);
+    assert_eq!(
+        names(&app, &format!("members[value eq \"{bob}\" and type eq \"user\"]")).await,
+        ["Lisbon Office"]
+    );
+    assert_eq!(names(&app, "not (members pr)").await, ["Empty"]);
+
+    // §5.4: `id eq … and members eq …`, unquoted, attributes=id: one group or none.
+    let check = |group: &str, member: &str| {
+        format!("attributes=id&filter={}", form(&format!("id eq {group} and members eq {member}")))
+    };
+    let found = list(&app, &check(&ids[0], &bob)).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], ids[0].as_str());
+    assert!(found["Resources"][0].get("members").is_none());
+    let found = list(&app, &check(&ids[1], &bob)).await;
+    assert_eq!(found["totalResults"], 0);
+
+    // displayName co/sw (case-insensitive), not, or.
+    assert_eq!(names(&app, r#"displayName co "OFFICE""#).await, ["Lisbon Office", "Porto Office"]);
+    assert_eq!(names(&app, r#"displayName sw "lisbon""#).await, ["Lisbon Office", "Lisbon Sales"]);
+    assert_eq!(names(&app, r#"not (displayName sw "lisbon")"#).await, ["Empty", "Porto Office"]);
+    assert_eq!(
+        names(&app, &format!("displayName eq \"empty\" or members eq \"{cy}\"")).await,
+        ["Empty", "Porto Office"]
+    );
+    // URN-qualified core paths.
+    assert_eq!(
+        names(&app, r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName ew "sales""#).await,
+        ["Lisbon Sales"]
+    );
+    // meta.lastModified gt: the groups written after the second.
+    assert_eq!(
+        names(&app, &format!("meta.lastModified gt \"{}\"", modified[1])).await,
+        ["Empty", "Porto Office"]
+    );
+
+    // Paging and sorting, members of the page's groups only.
+    let page = list(&app, "sortBy=displayName&sortOrder=descending&startIndex=2&count=2").await;
+    assert_eq!(page["totalResults"], 4);
+    assert_eq!(page["startIndex"], 2);
+    let resources = page["Resources"].as_array().unwrap();
+    let shown: Vec<&str> = resources.iter().map(|g| g["displayName"].as_str().unwrap()).collect();
+    assert_eq!(shown, ["Lisbon Sales", "Lisbon Office"]);
+    assert_eq!(resources[0]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(resources[1]["members"].as_array().unwrap().len(), 2);
+
+    // POST /Groups/.search takes the same filters.
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            "/Groups/.search",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": format!("members eq \"{ada}\" and displayName ew \"office\""),
+                "excludedAttributes": ["members"]
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let found: Value = response.json().await.unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], ids[0].as_str());
+    assert!(found["Resources"][0].get("members").is_none());
+
+    // An attribute the translation cannot answer, and a sort it cannot do.
+    for query in ["filter=members%5B%24ref+co+%22Users%22%5D", "sortBy=members.value"] {
+        let response = app.send(reqwest::Method::GET, &format!("/Groups?{query}"), None).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["scimType"], "invalidFilter", "{query}");
+        assert!(error["detail"].as_str().unwrap().contains("members"), "{query}: {error}");
+    }
 }

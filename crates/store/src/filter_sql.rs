@@ -1,6 +1,9 @@
-//! SCIM filters (RFC 7644 §3.4.2.2) translated to parameterised SQL over `users`, with the
-//! semantics of the in-memory evaluator [`Filter::matches`] with [`DefaultAttributeInfo`], so
-//! that `GET /Users?filter=…` is answered by Postgres, with indexes where Entra needs them.
+//! SCIM filters (RFC 7644 §3.4.2.2) translated to parameterised SQL over `users` and `groups`,
+//! with the semantics of the in-memory evaluator [`Filter::matches`] with
+//! [`DefaultAttributeInfo`] (on the resource as the gateway serves it), so that
+//! `GET /Users?filter=…` and `GET /Groups?filter=…` are answered by Postgres, with indexes where
+//! Entra needs them. What follows is said of users; groups are read the same way from their
+//! own columns (below).
 //!
 //! Every value taken from the filter (and every attribute name) is a bind parameter; the SQL text
 //! is assembled from fixed pieces only.
@@ -25,6 +28,15 @@
 //!   with Rust's `str::to_lowercase` (full mappings, final sigma) where libc's `lower` does not;
 //!   the filter's value is folded by Rust. Ordering compares bytes (`COLLATE "C"`), as Rust's
 //!   `str` ordering does.
+//! - Groups ([`translate_group`], [`find_groups`]): `id`, `displayName` (folded, unique index
+//!   `groups_display_name_key`), `externalId` (index `groups_external_id`) and `meta.*` from
+//!   columns as for users; `members`, `members.value` and `members.type` are an `EXISTS` over
+//!   the group's rows of `group_members` comparing `member_id::text` (`member_id = $1::uuid`
+//!   for `eq "<uuid>"`) or `member_kind`, and `members[…]` filters each membership as the jsonb
+//!   object `{"value", "type"}`. `members.$ref`, like `meta.location`, depends on the request's
+//!   base URL and is [`FilterSqlError::Unsupported`]. Everything else is read from `resource`.
+//!   Entra's reference check `id eq "<gid>" and members eq "<uid>"` is the primary key and one
+//!   primary-key probe of `group_members`.
 //!
 //! Known differences from the evaluator, by design: a path without URN naming `externalId` or
 //! `displayName` is answered from the column only, so a user without a top-level value is not
@@ -46,7 +58,8 @@ use serde_json::Number;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::schema::users;
+use crate::groups::GroupRow;
+use crate::schema::{groups, users};
 use crate::users::UserRow;
 
 /// Why a filter could not be answered from Postgres.
@@ -68,14 +81,19 @@ enum Part {
     Bind(String),
 }
 
-/// A SQL boolean condition over `users`, every value bound. Built by [`user_condition`]; usable
-/// wherever diesel takes a `users` filter.
+/// A SQL boolean condition over `users` or `groups` (as its [`ResourceKind`] was), every value
+/// bound. Built by [`translate`] and [`translate_group`]; usable wherever diesel takes a filter
+/// on that table.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct UserCondition {
+pub struct Condition {
     parts: Vec<Part>,
+    /// Whether statements with this condition may be kept prepared on the connection: only for
+    /// filters of one comparison (Entra's lookups), whose SQL texts are few. Others vary with
+    /// the filter's shape and would grow the connection's statement cache without bound.
+    cacheable: bool,
 }
 
-impl UserCondition {
+impl Condition {
     fn sql(&mut self, text: &str) -> &mut Self {
         match self.parts.last_mut() {
             Some(Part::Sql(last)) => last.push_str(text),
@@ -115,34 +133,39 @@ impl UserCondition {
     }
 }
 
-impl fmt::Display for UserCondition {
+impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (text, binds) = self.to_sql();
         write!(f, "{text} -- binds: {binds:?}")
     }
 }
 
-impl Expression for UserCondition {
+impl Expression for Condition {
     type SqlType = Bool;
 }
 
-impl AppearsOnTable<users::table> for UserCondition {}
+impl AppearsOnTable<users::table> for Condition {}
 
-impl SelectableExpression<users::table> for UserCondition {}
+impl SelectableExpression<users::table> for Condition {}
 
-impl ValidGrouping<()> for UserCondition {
+impl AppearsOnTable<groups::table> for Condition {}
+
+impl SelectableExpression<groups::table> for Condition {}
+
+impl ValidGrouping<()> for Condition {
     type IsAggregate = diesel::expression::is_aggregate::No;
 }
 
-impl QueryId for UserCondition {
+impl QueryId for Condition {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<Pg> for UserCondition {
+impl QueryFragment<Pg> for Condition {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // The text varies with the filter: do not grow the connection's statement cache.
-        out.unsafe_to_cache_prepared();
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
         for part in &self.parts {
             match part {
                 Part::Sql(s) => out.push_sql(s),
@@ -161,10 +184,105 @@ pub fn user_condition(
 }
 
 /// The condition `filter` puts on a `users` row.
-pub fn translate(filter: &Filter) -> Result<UserCondition, FilterSqlError> {
-    let mut out = UserCondition::default();
-    Translator { next_alias: 0 }.filter(filter, Scope::Resource, &mut out)?;
+pub fn translate(filter: &Filter) -> Result<Condition, FilterSqlError> {
+    translate_for(ResourceKind::User, filter)
+}
+
+/// The condition `filter` puts on a `groups` row (`members` read from `group_members`).
+pub fn translate_group(filter: &Filter) -> Result<Condition, FilterSqlError> {
+    translate_for(ResourceKind::Group, filter)
+}
+
+fn translate_for(kind: ResourceKind, filter: &Filter) -> Result<Condition, FilterSqlError> {
+    let mut out = Condition {
+        cacheable: matches!(filter, Filter::Compare { .. } | Filter::Present(_)),
+        ..Condition::default()
+    };
+    Translator { kind, next_alias: 0 }.filter(filter, Scope::Resource, &mut out)?;
     Ok(out)
+}
+
+/// Which resources a filter selects: the table, and how its attributes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResourceKind {
+    User,
+    Group,
+}
+
+impl ResourceKind {
+    fn table(self) -> &'static str {
+        match self {
+            ResourceKind::User => "users",
+            ResourceKind::Group => "groups",
+        }
+    }
+
+    /// `meta.resourceType`.
+    fn name(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+
+    /// The `resource` jsonb column.
+    fn resource(self) -> String {
+        format!("{}.resource", self.table())
+    }
+}
+
+/// One page of a table's live rows in a directory matching a condition, and how many match in
+/// all: the body of [`find_users`] and [`find_groups`] (diesel's tables are distinct types).
+macro_rules! find_page {
+    ($conn:expr, $table:ident, $row:ty, $directory_id:expr, $condition:expr, $order:expr,
+     $start_index:expr, $count:expr) => {{
+        let (conn, directory_id, condition, order, start_index, count): (
+            &mut PgConnection,
+            Uuid,
+            Option<Condition>,
+            Option<String>,
+            i64,
+            i64,
+        ) = ($conn, $directory_id, $condition, $order, $start_index, $count);
+        let live = || {
+            $table::table
+                .filter($table::directory_id.eq(directory_id))
+                .filter($table::deleted_at.is_null())
+                .into_boxed()
+        };
+        let count_all = |conn: &mut PgConnection| -> Result<i64, FilterSqlError> {
+            let mut total = live();
+            if let Some(condition) = &condition {
+                total = total.filter(condition.clone());
+            }
+            Ok(total.count().get_result(conn)?)
+        };
+        if count <= 0 {
+            return Ok((count_all(conn)?, Vec::new()));
+        }
+        let mut page = live();
+        if let Some(condition) = condition.clone() {
+            page = page.filter(condition);
+        }
+        if let Some(order) = &order {
+            page = page.order(diesel::dsl::sql::<Text>(order));
+        }
+        let start_index = start_index.max(1);
+        let rows = page
+            .then_order_by(($table::created_at, $table::id))
+            .offset(start_index - 1)
+            .limit(count)
+            .select(<$row>::as_select())
+            .load(conn)?;
+        // A first page that is not full holds every match: no second statement to count them
+        // (Entra's matching queries, which find 0 or 1 resource, take one statement).
+        let total = if start_index == 1 && (rows.len() as i64) < count {
+            rows.len() as i64
+        } else {
+            count_all(conn)?
+        };
+        Ok((total, rows))
+    }};
 }
 
 /// One page of a directory's users matching `filter`, and how many match in all. Tombstones
@@ -181,102 +299,56 @@ pub fn find_users(
     sort: Option<(&AttrPath, bool)>,
 ) -> Result<(i64, Vec<UserRow>), FilterSqlError> {
     let condition = filter.map(translate).transpose()?;
-    let order = sort.map(|(path, descending)| sort_order(path, descending)).transpose()?;
+    let order = sort.map(|(path, desc)| sort_order(ResourceKind::User, path, desc)).transpose()?;
+    find_page!(conn, users, UserRow, directory_id, condition, order, start_index, count)
+}
 
-    let live = || {
-        users::table
-            .filter(users::directory_id.eq(directory_id))
-            .filter(users::deleted_at.is_null())
-            .into_boxed()
-    };
-    let count_all = |conn: &mut PgConnection| -> Result<i64, FilterSqlError> {
-        let mut total = live();
-        if let Some(condition) = &condition {
-            total = total.filter(condition.clone());
-        }
-        Ok(total.count().get_result(conn)?)
-    };
-    if count <= 0 {
-        return Ok((count_all(conn)?, Vec::new()));
-    }
-
-    let mut page = live();
-    if let Some(condition) = condition.clone() {
-        page = page.filter(condition);
-    }
-    if let Some(order) = order {
-        page = page.order(diesel::dsl::sql::<Text>(order));
-    }
-    let start_index = start_index.max(1);
-    let rows = page
-        .then_order_by((users::created_at, users::id))
-        .offset(start_index - 1)
-        .limit(count)
-        .select(UserRow::as_select())
-        .load(conn)?;
-    // A first page that is not full holds every match: no second statement to count them
-    // (Entra's matching queries, which find 0 or 1 user, take one statement).
-    let total = if start_index == 1 && (rows.len() as i64) < count {
-        rows.len() as i64
-    } else {
-        count_all(conn)?
-    };
-    Ok((total, rows))
+/// [`find_users`] for groups: one page of a directory's live groups matching `filter`, and how
+/// many match in all. Members are not loaded ([`crate::groups::members_of`] loads a page's).
+pub fn find_groups(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    filter: Option<&Filter>,
+    start_index: i64,
+    count: i64,
+    sort: Option<(&AttrPath, bool)>,
+) -> Result<(i64, Vec<GroupRow>), FilterSqlError> {
+    let condition = filter.map(translate_group).transpose()?;
+    let order = sort.map(|(path, desc)| sort_order(ResourceKind::Group, path, desc)).transpose()?;
+    find_page!(conn, groups, GroupRow, directory_id, condition, order, start_index, count)
 }
 
 /// `ORDER BY` text for `sortBy` (fixed SQL, no values). Unassigned values sort last ascending
 /// and first descending (RFC 7644 §3.4.2.3).
-fn sort_order(path: &AttrPath, descending: bool) -> Result<&'static str, FilterSqlError> {
+fn sort_order(
+    kind: ResourceKind,
+    path: &AttrPath,
+    descending: bool,
+) -> Result<String, FilterSqlError> {
     let unsupported = || Err(FilterSqlError::Unsupported(format!("cannot sort by {path}")));
     if !path.is_core() {
         return unsupported();
     }
-    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let t = kind.table();
+    let fold = |column: &str| format!("lower({t}.{column} COLLATE \"und-x-icu\") COLLATE \"C\"");
     let sub = path.sub_attr.as_deref();
-    Ok(match (path.attr.as_str(), sub) {
-        (a, None) if is(a, "userName") => {
-            if descending {
-                "lower(users.user_name COLLATE \"und-x-icu\") COLLATE \"C\" DESC"
-            } else {
-                "lower(users.user_name COLLATE \"und-x-icu\") COLLATE \"C\" ASC"
-            }
-        }
-        (a, None) if is(a, "displayName") => {
-            if descending {
-                "lower(users.display_name COLLATE \"und-x-icu\") COLLATE \"C\" DESC NULLS FIRST"
-            } else {
-                "lower(users.display_name COLLATE \"und-x-icu\") COLLATE \"C\" ASC NULLS LAST"
-            }
-        }
-        (a, None) if is(a, "externalId") => {
-            if descending {
-                "users.external_id COLLATE \"C\" DESC NULLS FIRST"
-            } else {
-                "users.external_id COLLATE \"C\" ASC NULLS LAST"
-            }
-        }
-        (a, None) if is(a, "id") => {
-            if descending {
-                "users.id::text COLLATE \"C\" DESC"
-            } else {
-                "users.id::text COLLATE \"C\" ASC"
-            }
-        }
-        (a, Some(s)) if is(a, "meta") && is(s, "created") => {
-            if descending {
-                "users.created_at DESC"
-            } else {
-                "users.created_at ASC"
-            }
-        }
+    let (expr, nullable) = match (path.attr.as_str(), sub) {
+        (a, None) if is(a, "userName") && kind == ResourceKind::User => (fold("user_name"), false),
+        // A group's displayName is required.
+        (a, None) if is(a, "displayName") => (fold("display_name"), kind == ResourceKind::User),
+        (a, None) if is(a, "externalId") => (format!("{t}.external_id COLLATE \"C\""), true),
+        (a, None) if is(a, "id") => (format!("{t}.id::text COLLATE \"C\""), false),
+        (a, Some(s)) if is(a, "meta") && is(s, "created") => (format!("{t}.created_at"), false),
         (a, Some(s)) if is(a, "meta") && is(s, "lastModified") => {
-            if descending {
-                "users.last_modified DESC"
-            } else {
-                "users.last_modified ASC"
-            }
+            (format!("{t}.last_modified"), false)
         }
         _ => return unsupported(),
+    };
+    Ok(match (descending, nullable) {
+        (false, false) => format!("{expr} ASC"),
+        (true, false) => format!("{expr} DESC"),
+        (false, true) => format!("{expr} ASC NULLS LAST"),
+        (true, true) => format!("{expr} DESC NULLS FIRST"),
     })
 }
 
@@ -298,44 +370,55 @@ enum Scope<'p> {
 /// An attribute read from a text column.
 struct Column {
     /// SQL expression of type text.
-    expr: &'static str,
+    expr: String,
     nullable: bool,
     /// SQL expression of the folded value, matching an index, for case-insensitive columns.
-    folded: Option<&'static str>,
+    folded: Option<String>,
+    /// The uuid column `expr` is the text of: `eq "<uuid>"` compares it, through its index.
+    uuid: Option<String>,
 }
 
-const ID: Column = Column { expr: "users.id::text", nullable: false, folded: None };
-const USER_NAME: Column = Column {
-    expr: "users.user_name",
-    nullable: false,
-    folded: Some("lower(users.user_name COLLATE \"und-x-icu\")"),
-};
-const EXTERNAL_ID: Column = Column { expr: "users.external_id", nullable: true, folded: None };
-const DISPLAY_NAME: Column = Column {
-    expr: "users.display_name",
-    nullable: true,
-    folded: Some("lower(users.display_name COLLATE \"und-x-icu\")"),
-};
-const CREATED: Column = Column {
-    expr: "to_char(users.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-    nullable: false,
-    folded: None,
-};
-const LAST_MODIFIED: Column = Column {
-    expr: "to_char(users.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-    nullable: false,
-    folded: None,
-};
-const VERSION: Column =
-    Column { expr: "('W/\"' || users.version::text || '\"')", nullable: false, folded: None };
-const RESOURCE_TYPE: Column = Column { expr: "'User'::text", nullable: false, folded: None };
+impl Column {
+    fn text(expr: String, nullable: bool) -> Column {
+        Column { expr, nullable, folded: None, uuid: None }
+    }
+
+    /// A case-insensitive column with an index on its ICU-folded value.
+    fn folded(table: &str, name: &str, nullable: bool) -> Column {
+        Column {
+            folded: Some(format!("lower({table}.{name} COLLATE \"und-x-icu\")")),
+            ..Column::text(format!("{table}.{name}"), nullable)
+        }
+    }
+
+    /// A uuid column, compared as its text.
+    fn uuid(expr: String) -> Column {
+        Column { uuid: Some(expr.clone()), ..Column::text(format!("{expr}::text"), false) }
+    }
+}
+
+/// A timestamp column as the gateway renders it.
+fn instant(column: String) -> String {
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+}
+
+/// `meta.version` as the gateway renders it.
+fn version(table: &str) -> String {
+    format!("('W/\"' || {table}.version::text || '\"')")
+}
 
 /// The `meta` object as the gateway renders it, without `location`.
-const META_JSON: &str = "jsonb_build_object('resourceType', 'User', 'created', \
-     to_char(users.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-     'lastModified', \
-     to_char(users.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-     'version', 'W/\"' || users.version::text || '\"')";
+fn meta_json(kind: ResourceKind) -> String {
+    let t = kind.table();
+    format!(
+        "jsonb_build_object('resourceType', '{}', 'created', {}, 'lastModified', {}, \
+         'version', {})",
+        kind.name(),
+        instant(format!("{t}.created_at")),
+        instant(format!("{t}.last_modified")),
+        version(t)
+    )
+}
 
 /// How a top-level (resource scope) path is read.
 enum Source {
@@ -347,6 +430,8 @@ enum Source {
     Absent,
     /// A jsonb base value (before the sub-attribute is applied): SQL text plus what to bind.
     Json(JsonBase),
+    /// A group's `members`, from `group_members`.
+    Members,
 }
 
 /// A jsonb expression for the attribute named by a path, before its sub-attribute.
@@ -355,9 +440,9 @@ enum JsonBase {
     Fixed(String),
     /// The top level, else the first extension object with the attribute: no URN.
     Lookup(String),
-    /// `roster_scim_get(users.resource, $attr)`: a core URN.
+    /// `roster_scim_get(<table>.resource, $attr)`: a core URN.
     Core(String),
-    /// `roster_scim_get(roster_scim_get(users.resource, $urn), $attr)`.
+    /// `roster_scim_get(roster_scim_get(<table>.resource, $urn), $attr)`.
     Extension(String, String),
     /// Inside a value path: `roster_scim_get(element, $attr)`, or the element itself when it is
     /// not an object and `attr` is `value`.
@@ -365,18 +450,19 @@ enum JsonBase {
 }
 
 impl JsonBase {
-    fn write(&self, out: &mut UserCondition) {
+    /// `resource` is the table's `resource` column.
+    fn write(&self, resource: &str, out: &mut Condition) {
         match self {
             JsonBase::Fixed(sql) => {
                 out.sql(sql);
             }
             JsonBase::Lookup(attr) => {
                 out.sql("coalesce(");
-                write_get("users.resource", attr, out);
+                write_get(resource, attr, out);
                 out.sql(", CASE WHEN ");
                 match key_path("$.* ? (@.type() == \"object\")", attr) {
                     Some(prefilter) => {
-                        out.sql("users.resource @? ").bind_as(prefilter, "jsonpath");
+                        out.sql(resource).sql(" @? ").bind_as(prefilter, "jsonpath");
                     }
                     None => {
                         out.sql("TRUE");
@@ -384,22 +470,21 @@ impl JsonBase {
                 }
                 // The first extension object (in jsonb order, as the evaluator sees it) with the
                 // attribute.
-                out.sql(
-                    " THEN (SELECT g.v FROM jsonb_each(users.resource) WITH ORDINALITY \
-                     AS e(key, value, n), LATERAL (SELECT ",
-                );
+                out.sql(" THEN (SELECT g.v FROM jsonb_each(")
+                    .sql(resource)
+                    .sql(") WITH ORDINALITY AS e(key, value, n), LATERAL (SELECT ");
                 write_get("e.value", attr, out);
                 out.sql(
                     " AS v OFFSET 0) AS g WHERE translate(left(e.key, 4), 'URN', 'urn') = 'urn:' \
                      AND g.v IS NOT NULL ORDER BY e.n LIMIT 1) END)",
                 );
             }
-            JsonBase::Core(attr) => write_get("users.resource", attr, out),
+            JsonBase::Core(attr) => write_get(resource, attr, out),
             JsonBase::Extension(urn, attr) => {
                 out.sql("(SELECT ");
                 write_get("u.x", attr, out);
                 out.sql(" FROM (SELECT ");
-                write_get("users.resource", urn, out);
+                write_get(resource, urn, out);
                 out.sql(" AS x) AS u)");
             }
             JsonBase::Element { element, attr } => {
@@ -436,7 +521,7 @@ fn key_path(prefix: &str, name: &str) -> Option<String> {
 /// The evaluator's `get(obj, name)`: the exact key, else the first key equal ignoring ASCII
 /// case, a JSON null counting as absent. `obj` must be a cheap SQL expression (a column or an
 /// alias): it is repeated.
-fn write_get(obj: &str, name: &str, out: &mut UserCondition) {
+fn write_get(obj: &str, name: &str, out: &mut Condition) {
     out.sql("(CASE WHEN jsonb_typeof(")
         .sql(obj)
         .sql(") IS DISTINCT FROM 'object' THEN NULL WHEN ")
@@ -461,9 +546,15 @@ fn write_get(obj: &str, name: &str, out: &mut UserCondition) {
 
 /// `FROM` items giving the evaluator's `values(base, sub)` as rows `x{k}.v` (JSON nulls among
 /// them are left for the caller's `WHERE x{k}.v <> 'null'`).
-fn write_values_from(base: &JsonBase, sub: Option<&str>, k: usize, out: &mut UserCondition) {
+fn write_values_from(
+    kind: ResourceKind,
+    base: &JsonBase,
+    sub: Option<&str>,
+    k: usize,
+    out: &mut Condition,
+) {
     out.sql("(SELECT ");
-    base.write(out);
+    base.write(&kind.resource(), out);
     // `OFFSET 0` keeps each expression computed once (the planner would otherwise inline it at
     // every use).
     out.sql(&format!(" AS b OFFSET 0) AS b{k}, LATERAL jsonb_array_elements("));
@@ -495,33 +586,42 @@ fn is(name: &str, wanted: &str) -> bool {
 }
 
 /// How a resource-scope path is read.
-fn resource_source(path: &AttrPath) -> Source {
+fn resource_source(kind: ResourceKind, path: &AttrPath) -> Source {
     let Some(urn) = path.urn.as_deref().filter(|_| !path.is_core()) else {
         let sub = path.sub_attr.as_deref();
         let attr = path.attr.as_str();
+        let t = kind.table();
         let column = |column: Column| match sub {
             None => Source::Column(column),
             Some(_) => Source::Absent,
         };
         if is(attr, "id") {
-            return column(ID);
+            return column(Column::uuid(format!("{t}.id")));
         }
-        if is(attr, "userName") {
-            return column(USER_NAME);
+        if is(attr, "userName") && kind == ResourceKind::User {
+            return column(Column::folded(t, "user_name", false));
         }
         if is(attr, "externalId") {
-            return column(EXTERNAL_ID);
+            return column(Column::text(format!("{t}.external_id"), true));
         }
         if is(attr, "displayName") {
-            return column(DISPLAY_NAME);
+            // A group's displayName is required.
+            return column(Column::folded(t, "display_name", kind == ResourceKind::User));
+        }
+        if is(attr, "members") && kind == ResourceKind::Group {
+            return Source::Members;
         }
         if is(attr, "meta") {
+            let instant =
+                |name: &str| Source::Column(Column::text(instant(format!("{t}.{name}")), false));
             return match sub {
-                None => Source::Json(JsonBase::Fixed(META_JSON.to_owned())),
-                Some(s) if is(s, "created") => Source::Column(CREATED),
-                Some(s) if is(s, "lastModified") => Source::Column(LAST_MODIFIED),
-                Some(s) if is(s, "version") => Source::Column(VERSION),
-                Some(s) if is(s, "resourceType") => Source::Column(RESOURCE_TYPE),
+                None => Source::Json(JsonBase::Fixed(meta_json(kind))),
+                Some(s) if is(s, "created") => instant("created_at"),
+                Some(s) if is(s, "lastModified") => instant("last_modified"),
+                Some(s) if is(s, "version") => Source::Column(Column::text(version(t), false)),
+                Some(s) if is(s, "resourceType") => {
+                    Source::Column(Column::text(format!("'{}'::text", kind.name()), false))
+                }
                 Some(s) if is(s, "location") => Source::Location,
                 Some(_) => Source::Absent,
             };
@@ -535,12 +635,30 @@ fn resource_source(path: &AttrPath) -> Source {
     Source::Json(JsonBase::Extension(urn.to_owned(), path.attr.clone()))
 }
 
+/// The column of membership `gm{x}` a `members` path compares: the member's id for `members`
+/// and `members.value`, its kind for `members.type`; `None` for sub-attributes members never
+/// have (`display`). `$ref` depends on the request's base URL.
+fn member_column(sub: Option<&str>, x: usize) -> Result<Option<Column>, FilterSqlError> {
+    Ok(match sub {
+        None => Some(Column::uuid(format!("gm{x}.member_id"))),
+        Some(s) if is(s, "value") => Some(Column::uuid(format!("gm{x}.member_id"))),
+        Some(s) if is(s, "type") => Some(Column::text(format!("gm{x}.member_kind"), false)),
+        Some(s) if is(s, "$ref") => {
+            return Err(FilterSqlError::Unsupported(
+                "members.$ref depends on the request URL and cannot be filtered on".into(),
+            ));
+        }
+        Some(_) => None,
+    })
+}
+
 /// The jsonb base of a column-backed attribute, for value paths.
 fn column_json(column: &Column) -> String {
     format!("to_jsonb({})", column.expr)
 }
 
 struct Translator {
+    kind: ResourceKind,
     next_alias: usize,
 }
 
@@ -550,11 +668,29 @@ impl Translator {
         self.next_alias
     }
 
+    /// `EXISTS (SELECT 1 FROM group_members gm{x} … WHERE <the group's memberships>`, open for
+    /// the caller's `AND …` and `)`; with `element`, each membership also as the jsonb object
+    /// `e{x}.v` the gateway would show (without `$ref`). Returns `x`.
+    fn members_exists(&mut self, element: bool, out: &mut Condition) -> usize {
+        let x = self.alias();
+        out.sql(&format!("EXISTS (SELECT 1 FROM group_members gm{x}"));
+        if element {
+            out.sql(&format!(
+                ", LATERAL (SELECT jsonb_build_object('value', gm{x}.member_id::text, \
+                 'type', gm{x}.member_kind) AS v OFFSET 0) AS e{x}"
+            ));
+        }
+        out.sql(&format!(
+            " WHERE gm{x}.directory_id = groups.directory_id AND gm{x}.group_id = groups.id"
+        ));
+        x
+    }
+
     fn filter(
         &mut self,
         filter: &Filter,
         scope: Scope<'_>,
-        out: &mut UserCondition,
+        out: &mut Condition,
     ) -> Result<(), FilterSqlError> {
         match filter {
             Filter::And(left, right) | Filter::Or(left, right) => {
@@ -576,22 +712,35 @@ impl Translator {
         Ok(())
     }
 
-    fn present(&mut self, path: &AttrPath, scope: Scope<'_>, out: &mut UserCondition) {
+    fn present(&mut self, path: &AttrPath, scope: Scope<'_>, out: &mut Condition) {
         let base = match scope {
             Scope::Element { element, .. } => {
                 JsonBase::Element { element: element.to_owned(), attr: path.attr.clone() }
             }
-            Scope::Resource => match resource_source(path) {
+            Scope::Resource => match resource_source(self.kind, path) {
                 Source::Column(column) => {
                     if column.nullable {
-                        out.sql("coalesce(").sql(column.expr).sql(" <> '', FALSE)");
+                        out.sql("coalesce(").sql(&column.expr).sql(" <> '', FALSE)");
                     } else {
-                        out.sql("(").sql(column.expr).sql(" <> '')");
+                        out.sql("(").sql(&column.expr).sql(" <> '')");
                     }
                     return;
                 }
                 Source::Location => {
                     out.constant(true);
+                    return;
+                }
+                Source::Members => {
+                    // Every member has a value, a type and (with the request's URL) a `$ref`.
+                    match member_column(path.sub_attr.as_deref(), 0) {
+                        Ok(Some(_)) | Err(_) => {
+                            self.members_exists(false, out);
+                            out.sql(")");
+                        }
+                        Ok(None) => {
+                            out.constant(false);
+                        }
+                    }
                     return;
                 }
                 Source::Absent => {
@@ -603,7 +752,7 @@ impl Translator {
         };
         let x = self.alias();
         out.sql("EXISTS (SELECT 1 FROM ");
-        write_values_from(&base, path.sub_attr.as_deref(), x, out);
+        write_values_from(self.kind, &base, path.sub_attr.as_deref(), x, out);
         out.sql(&format!(" WHERE x{x}.v <> 'null'::jsonb AND roster_scim_present(x{x}.v))"));
     }
 
@@ -613,7 +762,7 @@ impl Translator {
         op: CompareOp,
         value: &CompValue,
         scope: Scope<'_>,
-        out: &mut UserCondition,
+        out: &mut Condition,
     ) -> Result<(), FilterSqlError> {
         let attrs = DefaultAttributeInfo;
         let (base, case_exact, object_case_exact) = match scope {
@@ -635,7 +784,7 @@ impl Translator {
                 } else {
                     case_exact
                 };
-                match resource_source(path) {
+                match resource_source(self.kind, path) {
                     Source::Column(column) => {
                         column_compare(&column, op, value, case_exact, out);
                         return Ok(());
@@ -650,12 +799,27 @@ impl Translator {
                         return Ok(());
                     }
                     Source::Json(base) => (base, case_exact, object_case_exact),
+                    Source::Members => {
+                        // Members are objects, compared through their `value` (or `sub`).
+                        let sub = path.sub_attr.as_deref();
+                        if member_column(sub, 0)?.is_none() {
+                            out.constant(false);
+                            return Ok(());
+                        }
+                        let x = self.members_exists(false, out);
+                        out.sql(" AND ");
+                        if let Ok(Some(column)) = member_column(sub, x) {
+                            column_compare(&column, op, value, object_case_exact, out);
+                        }
+                        out.sql(")");
+                        return Ok(());
+                    }
                 }
             }
         };
         let x = self.alias();
         out.sql("EXISTS (SELECT 1 FROM ");
-        write_values_from(&base, path.sub_attr.as_deref(), x, out);
+        write_values_from(self.kind, &base, path.sub_attr.as_deref(), x, out);
         let v = format!("x{x}.v");
         // A complex value is compared through its `value`.
         out.sql(&format!(", LATERAL (SELECT jsonb_typeof({v}) = 'object' AS obj, CASE WHEN jsonb_typeof({v}) = 'object' THEN "));
@@ -679,17 +843,17 @@ impl Translator {
         path: &AttrPath,
         inner: &Filter,
         scope: Scope<'_>,
-        out: &mut UserCondition,
+        out: &mut Condition,
     ) -> Result<(), FilterSqlError> {
         if matches!(scope, Scope::Element { .. }) {
             return Err(FilterSqlError::Unsupported(format!(
                 "value path {path}[…] inside a value path"
             )));
         }
-        let base = match resource_source(path) {
+        let base = match resource_source(self.kind, path) {
             Source::Column(column) => JsonBase::Fixed(column_json(&column)),
             Source::Json(JsonBase::Fixed(ref fixed))
-                if fixed == META_JSON && mentions(inner, "location") =>
+                if *fixed == meta_json(self.kind) && mentions(inner, "location") =>
             {
                 return Err(FilterSqlError::Unsupported(
                     "meta.location depends on the request URL and cannot be filtered on".into(),
@@ -705,12 +869,28 @@ impl Translator {
                 out.constant(false);
                 return Ok(());
             }
+            Source::Members => {
+                if path.sub_attr.is_some() || mentions(inner, "$ref") {
+                    return Err(FilterSqlError::Unsupported(format!(
+                        "{path}[{inner}] cannot be filtered on (members[…] takes value and type)"
+                    )));
+                }
+                let x = self.members_exists(true, out);
+                out.sql(" AND ");
+                let element = format!("e{x}.v");
+                self.filter(inner, Scope::Element { parent: path, element: &element }, out)?;
+                out.sql(")");
+                return Ok(());
+            }
         };
         // `emails[… value eq "x" …]` (Entra): first narrow through the GIN index of folded
         // email values, which holds every string the exact test below can match.
-        let email_key = (path.is_core() && is(&path.attr, "emails") && path.sub_attr.is_none())
-            .then(|| email_value(inner))
-            .flatten();
+        let email_key = (self.kind == ResourceKind::User
+            && path.is_core()
+            && is(&path.attr, "emails")
+            && path.sub_attr.is_none())
+        .then(|| email_value(inner))
+        .flatten();
         if let Some(key) = &email_key {
             out.sql("(roster_scim_email_keys(users.resource) @> ARRAY[")
                 .bind_as(key.as_str(), "text")
@@ -718,7 +898,7 @@ impl Translator {
         }
         let x = self.alias();
         out.sql("EXISTS (SELECT 1 FROM ");
-        write_values_from(&base, path.sub_attr.as_deref(), x, out);
+        write_values_from(self.kind, &base, path.sub_attr.as_deref(), x, out);
         out.sql(&format!(" WHERE x{x}.v <> 'null'::jsonb AND "));
         let element = format!("x{x}.v");
         self.filter(inner, Scope::Element { parent: path, element: &element }, out)?;
@@ -810,22 +990,22 @@ fn column_compare(
     op: CompareOp,
     value: &CompValue,
     case_exact: bool,
-    out: &mut UserCondition,
+    out: &mut Condition,
 ) {
-    // `id eq "<uuid>"`: the primary key.
-    if column.expr == ID.expr
+    // `id eq "<uuid>"`: the primary key (or a membership's).
+    if let Some(key) = &column.uuid
         && op == CompareOp::Eq
         && let CompValue::String(s) = value
         && let Ok(id) = Uuid::parse_str(s)
         && id.to_string() == *s
     {
-        out.sql("users.id = ").bind_as(s.as_str(), "uuid");
+        out.sql(key).sql(" = ").bind_as(s.as_str(), "uuid");
         return;
     }
     if column.nullable {
-        out.sql("(").sql(column.expr).sql(" IS NOT NULL AND ");
+        out.sql("(").sql(&column.expr).sql(" IS NOT NULL AND ");
     }
-    string_compare(column.expr, column.folded, op, value, case_exact, out);
+    string_compare(&column.expr, column.folded.as_deref(), op, value, case_exact, out);
     if column.nullable {
         out.sql(")");
     }
@@ -839,9 +1019,9 @@ fn string_compare(
     op: CompareOp,
     value: &CompValue,
     case_exact: bool,
-    out: &mut UserCondition,
+    out: &mut Condition,
 ) {
-    let fold = |out: &mut UserCondition| {
+    let fold = |out: &mut Condition| {
         match folded {
             Some(folded) => out.sql(folded),
             None => out.sql(FOLD_OPEN).sql(actual).sql(FOLD_CLOSE),
@@ -925,13 +1105,7 @@ fn string_compare(
 }
 
 /// `compare` on one jsonb value `v` (an SQL expression; NULL when absent). Never NULL.
-fn json_compare(
-    v: &str,
-    op: CompareOp,
-    value: &CompValue,
-    case_exact: bool,
-    out: &mut UserCondition,
-) {
+fn json_compare(v: &str, op: CompareOp, value: &CompValue, case_exact: bool, out: &mut Condition) {
     out.sql("(CASE jsonb_typeof(").sql(v).sql(") WHEN 'string' THEN ");
     string_compare(&format!("({v} #>> '{{}}')"), None, op, value, case_exact, out);
     out.sql(" WHEN 'number' THEN ");
@@ -942,7 +1116,7 @@ fn json_compare(
 }
 
 /// `compare_number`: `v` is a jsonb number.
-fn number_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut UserCondition) {
+fn number_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut Condition) {
     let expected = match value {
         CompValue::Number(n) => Some(n.clone()),
         CompValue::String(s) => serde_json::from_str::<Number>(s.trim()).ok(),
@@ -961,7 +1135,7 @@ fn number_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut UserCondi
         out.constant(op == CompareOp::Ne);
         return;
     };
-    let as_float = |out: &mut UserCondition| {
+    let as_float = |out: &mut Condition| {
         out.sql("((").sql(v).sql(")::numeric)::float8 ").sql(sql_op(op)).sql(" ");
         out.bind_as(format!("{float:?}"), "float8");
     };
@@ -992,7 +1166,7 @@ fn number_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut UserCondi
 }
 
 /// `compare_bool`: `v` is a jsonb boolean.
-fn bool_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut UserCondition) {
+fn bool_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut Condition) {
     let expected = match value {
         CompValue::Bool(b) => Some(*b),
         CompValue::String(s) => parse_bool(s),

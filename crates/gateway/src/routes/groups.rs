@@ -10,12 +10,13 @@ use roster_events::changes::v1::{
     CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, ReplaceGroup, member_ref,
 };
 use roster_scim::ScimError;
-use roster_scim::filter::{CompValue, CompareOp, Filter};
+use roster_scim::filter::{AttrPath, Filter};
 use roster_scim::group::{Group, MemberKind, MemberRef};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::Meta;
-use roster_store::groups::{self, GroupLookup, GroupRow};
+use roster_store::filter_sql::{self, FilterSqlError};
+use roster_store::groups::{self, GroupRow};
 use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
@@ -132,7 +133,8 @@ pub async fn get(
     Ok(with_etag(scim_json(StatusCode::OK, &resource), row.version))
 }
 
-/// `GET /Groups?filter=…`: `displayName`, `externalId` or `id` with `eq` (Entra's matching).
+/// `GET /Groups?filter=…&sortBy=…&startIndex=…&count=…`: any filter `roster_store::filter_sql`
+/// translates (Entra's `displayName`/`externalId`/`id eq` lookups are one indexed statement).
 pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
@@ -158,15 +160,20 @@ async fn query_list(
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
-    let lookup = match params.get("filter") {
-        Some(text) => lookup(&Filter::parse_with(text, &state.filter_limits)?)?,
-        None => GroupLookup::All,
-    };
+    let filter = params
+        .get("filter")
+        .map(|text| Filter::parse_with(text, &state.filter_limits))
+        .transpose()?;
+    let sort = sort_param(&params)?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
     let (total, rows, members) = roster_store::run_read(&state.pool, move |conn| {
-        let (total, rows) = groups::page(conn, directory_id, &lookup, start_index - 1, count)?;
-        let members = if with_members {
+        let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
+        let (total, rows) =
+            filter_sql::find_groups(conn, directory_id, filter.as_ref(), start_index, count, sort)
+                .map_err(filter_error)?;
+        // The members of this page's groups only.
+        let members = if with_members && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
             groups::members_of(conn, directory_id, &ids)?
         } else {
@@ -192,25 +199,20 @@ async fn query_list(
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
-fn lookup(filter: &Filter) -> Result<GroupLookup, ApiError> {
-    if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value) } = filter
-        && path.urn.is_none()
-        && path.sub_attr.is_none()
-    {
-        match path.attr.to_ascii_lowercase().as_str() {
-            "displayname" => return Ok(GroupLookup::DisplayName(value.clone())),
-            "externalid" => return Ok(GroupLookup::ExternalId(value.clone())),
-            "id" => {
-                return Ok(Uuid::parse_str(value)
-                    .map(GroupLookup::Id)
-                    .unwrap_or(GroupLookup::Nothing));
-            }
-            _ => {}
-        }
+/// `sortBy` and `sortOrder` (ascending unless `descending`).
+fn sort_param(params: &HashMap<String, String>) -> Result<Option<(AttrPath, bool)>, ApiError> {
+    let Some(path) = params.get("sortby") else { return Ok(None) };
+    let descending =
+        params.get("sortorder").is_some_and(|order| order.eq_ignore_ascii_case("descending"));
+    Ok(Some((AttrPath::parse(path)?, descending)))
+}
+
+/// A filter or sort the translation cannot express is `400 invalidFilter`.
+fn filter_error(error: FilterSqlError) -> ApiError {
+    match error {
+        FilterSqlError::Unsupported(detail) => ApiError::Scim(ScimError::invalid_filter(detail)),
+        FilterSqlError::Query(error) => ApiError::from(error),
     }
-    Err(ApiError::Scim(ScimError::invalid_filter(format!(
-        "filter not supported on groups: {filter}; supported: displayName, externalId or id with eq"
-    ))))
 }
 
 pub(crate) fn member_ref(row: &groups::MemberRow) -> MemberRef {
