@@ -6,6 +6,7 @@ mod auth;
 mod discovery;
 mod durability;
 mod entra_replay;
+mod entra_replay_more;
 mod filter_sql;
 mod groups;
 mod migrations;
