@@ -230,3 +230,46 @@ async fn invalid_patches_are_400s_with_scim_type_and_unknown_ids_404() {
         .await;
     assert_eq!(response.status(), 404);
 }
+
+/// The projector's multi-row create: rows are taken in order, so within one statement the first
+/// of two userNames that fold alike wins, as do the first of two equal ids; the others are not
+/// inserted, whatever their neighbours (and a tombstone does not hold its userName).
+#[test]
+fn multi_row_insert_keeps_the_first_of_each_conflict_in_order() {
+    use roster_integration_tests::{TestDatabase, test_settings};
+    use roster_scim::user::User;
+    use roster_store::control;
+    use roster_store::users::{self as store_users, UserRow};
+    use uuid::Uuid;
+
+    let db = TestDatabase::create(&test_settings().database.url);
+    let mut conn = db.conn();
+    let tenant = control::ensure_tenant(&mut conn, "Batch").unwrap();
+    let directory = control::ensure_directory(&mut conn, tenant.id, "batch").unwrap().id;
+    let row = |id: Uuid, user_name: &str| {
+        let user = User::from_request(entra_user(user_name)).unwrap();
+        UserRow::new(directory, id, &user, chrono::Utc::now())
+    };
+    let gone = row(Uuid::new_v4(), "gone@contoso.com");
+    store_users::insert(&mut conn, &UserRow { deleted_at: Some(chrono::Utc::now()), ..gone })
+        .unwrap();
+    let taken = row(Uuid::new_v4(), "taken@contoso.com");
+    store_users::insert(&mut conn, &taken).unwrap();
+
+    let first = Uuid::new_v4();
+    let rows = vec![
+        row(first, "ΣΑΣ@contoso.com"),
+        row(Uuid::new_v4(), "σας@CONTOSO.com"), // folds like the first: not inserted
+        row(first, "other@contoso.com"),        // the first's id: not inserted
+        row(Uuid::new_v4(), "TAKEN@contoso.com"), // taken before the statement
+        row(Uuid::new_v4(), "gone@contoso.com"), // only a tombstone holds it: inserted
+        row(taken.id, "fresh@contoso.com"),     // an existing id: not inserted
+    ];
+    let inserted = store_users::insert_many_if_absent(&mut conn, &rows).unwrap();
+    let expected: std::collections::HashSet<(Uuid, Uuid)> =
+        [(rows[0].id, directory), (rows[4].id, directory)].into_iter().collect();
+    assert_eq!(inserted, expected);
+    let stored = store_users::find(&mut conn, directory, first).unwrap().unwrap();
+    assert_eq!(stored.user_name, "ΣΑΣ@contoso.com", "the first row of the id is the one kept");
+    assert_eq!(store_users::count(&mut conn, directory).unwrap(), 3);
+}
