@@ -304,17 +304,9 @@ fn corpus(size: usize, seed: u64) -> Corpus {
         let id = Uuid::new_v4();
         let created = base + Duration::microseconds((rng.next() % 400_000_000_000) as i64);
         let row = UserRow {
-            directory_id,
-            id,
-            user_name: user.user_name().to_string(),
-            external_id: user.external_id().map(str::to_string),
-            display_name: user.display_name().map(str::to_string),
-            active: user.active(),
-            resource: user.into_json(),
             version: 1 + rng.below(5) as i64,
-            created_at: created,
             last_modified: created + Duration::microseconds((rng.next() % 9_000_000_000) as i64),
-            deleted_at: None,
+            ..UserRow::new(directory_id, id, &user, created)
         };
         users::insert(&mut conn, &row).unwrap();
         ids.push(id.to_string());
@@ -662,19 +654,7 @@ fn known_users(conn: &mut PgConnection, directory_id: Uuid) {
         let user = User::from_request(body).unwrap();
         let id = Uuid::new_v4();
         let at: DateTime<Utc> = base + Duration::minutes(n as i64);
-        let row = UserRow {
-            directory_id,
-            id,
-            user_name: user.user_name().to_string(),
-            external_id: user.external_id().map(str::to_string),
-            display_name: user.display_name().map(str::to_string),
-            active: user.active(),
-            resource: user.into_json(),
-            version: 1,
-            created_at: at,
-            last_modified: at,
-            deleted_at: None,
-        };
+        let row = UserRow::new(directory_id, id, &user, at);
         users::insert(conn, &row).unwrap();
     }
 }
@@ -831,19 +811,7 @@ fn explain(
 fn insert_random_users(conn: &mut PgConnection, rng: &mut Rng, directory_id: Uuid, count: usize) {
     for n in 0..count {
         let user = User::from_request(random_body(rng, n, &[])).unwrap();
-        let row = UserRow {
-            directory_id,
-            id: Uuid::new_v4(),
-            user_name: user.user_name().to_string(),
-            external_id: user.external_id().map(str::to_string),
-            display_name: user.display_name().map(str::to_string),
-            active: user.active(),
-            resource: user.into_json(),
-            version: 1,
-            created_at: Utc::now(),
-            last_modified: Utc::now(),
-            deleted_at: None,
-        };
+        let row = UserRow::new(directory_id, Uuid::new_v4(), &user, Utc::now());
         users::insert(conn, &row).unwrap();
     }
 }
