@@ -40,7 +40,7 @@ pub fn find(
     id: Uuid,
 ) -> QueryResult<Option<GroupRow>> {
     groups::table
-        .find((directory_id, id))
+        .find((id, directory_id))
         .filter(groups::deleted_at.is_null())
         .select(GroupRow::as_select())
         .first(conn)
@@ -57,11 +57,11 @@ pub fn insert_if_absent(conn: &mut PgConnection, row: &GroupRow) -> QueryResult<
 }
 
 pub fn update(conn: &mut PgConnection, row: &GroupRow) -> QueryResult<()> {
-    diesel::update(groups::table.find((row.directory_id, row.id))).set(row).execute(conn).map(drop)
+    diesel::update(groups::table.find((row.id, row.directory_id))).set(row).execute(conn).map(drop)
 }
 
 pub fn erase(conn: &mut PgConnection, directory_id: Uuid, id: Uuid) -> QueryResult<()> {
-    diesel::delete(groups::table.find((directory_id, id))).execute(conn).map(drop)
+    diesel::delete(groups::table.find((id, directory_id))).execute(conn).map(drop)
 }
 
 /// Whether another live group than `except` has this displayName (case-insensitive).

@@ -45,7 +45,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    groups (directory_id, id) {
+    groups (id, directory_id) {
         directory_id -> Uuid,
         id -> Uuid,
         display_name -> Text,
