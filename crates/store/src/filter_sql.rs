@@ -14,7 +14,7 @@
 //!   is `external_id = $1` (index `users_external_id`), `displayName eq` uses
 //!   `users_display_name_fold`, and `id eq "<uuid>"` the primary key. Each of these indexes leads
 //!   with the looked-up value, not the directory, so the plan does not depend on statistics
-//!   (migration 000014).
+//!   (migrations 000014 for users, 000015 for groups, whose indexes are the same).
 //! - Everything else is read from the `resource` jsonb with inline SQL mirroring the evaluator's
 //!   lookup (exact key first, else ignoring ASCII case; extension fallback for paths without
 //!   URN; flattening of multi-valued attributes; `EXISTS` over the values, so "any element").
