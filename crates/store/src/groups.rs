@@ -83,42 +83,22 @@ pub fn display_name_taken(
     diesel::select(diesel::dsl::exists(query)).get_result(conn)
 }
 
-/// The lookups Entra's group queries need, answered from indexed columns.
-pub enum GroupLookup {
-    All,
-    DisplayName(String),
-    ExternalId(String),
-    Id(Uuid),
-    Nothing,
-}
-
-/// A page of live groups matching `lookup`, in creation order, and the total count.
+/// A page of a directory's live groups in creation order (`offset` is 0-based), and how many
+/// live groups it has (`POST /.search` across resource types; filtered lists go through
+/// `filter_sql::find_groups`).
 pub fn page(
     conn: &mut PgConnection,
     directory_id: Uuid,
-    lookup: &GroupLookup,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(i64, Vec<GroupRow>)> {
-    let filtered = || {
-        let query = groups::table
+    let live = || {
+        groups::table
             .filter(groups::directory_id.eq(directory_id))
             .filter(groups::deleted_at.is_null())
-            .into_boxed();
-        match lookup {
-            GroupLookup::All => query,
-            GroupLookup::DisplayName(name) => query.filter(group_display_name_is(name)),
-            GroupLookup::ExternalId(external_id) => {
-                query.filter(groups::external_id.eq(external_id.clone()))
-            }
-            GroupLookup::Id(id) => query.filter(groups::id.eq(*id)),
-            GroupLookup::Nothing => {
-                query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false"))
-            }
-        }
     };
-    let total = filtered().count().get_result(conn)?;
-    let rows = filtered()
+    let total = live().count().get_result(conn)?;
+    let rows = live()
         .order((groups::created_at, groups::id))
         .offset(offset)
         .limit(limit)

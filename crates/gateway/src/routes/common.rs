@@ -6,8 +6,10 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use roster_events::changes::v1::{PatchOperation, patch_operation};
 use roster_scim::ScimError;
+use roster_scim::filter::AttrPath;
 use roster_scim::patch::{PatchOp, PatchOpKind};
 use roster_scim::select::AttributeSelection;
+use roster_store::filter_sql::FilterSqlError;
 use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use uuid::Uuid;
 
@@ -151,4 +153,22 @@ pub(crate) fn written(
         response.headers_mut().insert(header::LOCATION, value);
     }
     with_etag(response, version)
+}
+
+/// `sortBy` and `sortOrder` (ascending unless `descending`).
+pub(crate) fn sort_param(
+    params: &HashMap<String, String>,
+) -> Result<Option<(AttrPath, bool)>, ApiError> {
+    let Some(path) = params.get("sortby") else { return Ok(None) };
+    let descending =
+        params.get("sortorder").is_some_and(|order| order.eq_ignore_ascii_case("descending"));
+    Ok(Some((AttrPath::parse(path)?, descending)))
+}
+
+/// A filter or sort the translation cannot express is `400 invalidFilter`.
+pub(crate) fn filter_error(error: FilterSqlError) -> ApiError {
+    match error {
+        FilterSqlError::Unsupported(detail) => ApiError::Scim(ScimError::invalid_filter(detail)),
+        FilterSqlError::Query(error) => ApiError::from(error),
+    }
 }

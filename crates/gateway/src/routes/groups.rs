@@ -10,19 +10,19 @@ use roster_events::changes::v1::{
     CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, ReplaceGroup, member_ref,
 };
 use roster_scim::ScimError;
-use roster_scim::filter::{AttrPath, Filter};
+use roster_scim::filter::Filter;
 use roster_scim::group::{Group, MemberKind, MemberRef};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::Meta;
-use roster_store::filter_sql::{self, FilterSqlError};
+use roster_store::filter_sql;
 use roster_store::groups::{self, GroupRow};
 use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, if_match, lowercase_keys, not_modified, paging, resource_id,
-    search_params, selection, with_etag, written,
+    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
+    resource_id, search_params, selection, sort_param, with_etag, written,
 };
 use super::{AppState, scim_json};
 use crate::auth::Principal;
@@ -197,22 +197,6 @@ async fn query_list(
         resources,
     };
     Ok(scim_json(StatusCode::OK, &body.to_json()))
-}
-
-/// `sortBy` and `sortOrder` (ascending unless `descending`).
-fn sort_param(params: &HashMap<String, String>) -> Result<Option<(AttrPath, bool)>, ApiError> {
-    let Some(path) = params.get("sortby") else { return Ok(None) };
-    let descending =
-        params.get("sortorder").is_some_and(|order| order.eq_ignore_ascii_case("descending"));
-    Ok(Some((AttrPath::parse(path)?, descending)))
-}
-
-/// A filter or sort the translation cannot express is `400 invalidFilter`.
-fn filter_error(error: FilterSqlError) -> ApiError {
-    match error {
-        FilterSqlError::Unsupported(detail) => ApiError::Scim(ScimError::invalid_filter(detail)),
-        FilterSqlError::Query(error) => ApiError::from(error),
-    }
 }
 
 pub(crate) fn member_ref(row: &groups::MemberRow) -> MemberRef {

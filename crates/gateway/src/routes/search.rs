@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use roster_scim::ScimError;
 use roster_scim::list::ListResponse;
-use roster_store::groups::{self, GroupLookup};
+use roster_store::groups;
 use roster_store::users;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub async fn search_all(
             let group_offset = (offset - user_total).max(0);
             let group_limit = count - user_rows.len() as i64;
             let (group_total, group_rows) =
-                groups::page(conn, directory_id, &GroupLookup::All, group_offset, group_limit)?;
+                groups::page(conn, directory_id, group_offset, group_limit)?;
             let members = if with_members && !group_rows.is_empty() {
                 let ids: Vec<Uuid> = group_rows.iter().map(|g| g.id).collect();
                 groups::members_of(conn, directory_id, &ids)?

@@ -7,18 +7,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
 use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser};
 use roster_scim::ScimError;
-use roster_scim::filter::{AttrPath, Filter};
+use roster_scim::filter::Filter;
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
-use roster_store::filter_sql::{self, FilterSqlError};
+use roster_store::filter_sql;
 use roster_store::outcomes::OutcomeRow;
 use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, if_match, lowercase_keys, not_modified, paging, resource_id,
-    search_params, selection, with_etag, written,
+    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
+    resource_id, search_params, selection, sort_param, with_etag, written,
 };
 use super::{AppState, scim_json};
 use crate::auth::Principal;
@@ -156,25 +156,12 @@ async fn query_list(
         .get("filter")
         .map(|text| Filter::parse_with(text, &state.filter_limits))
         .transpose()?;
-    let sort = match params.get("sortby") {
-        Some(path) => {
-            let descending = params
-                .get("sortorder")
-                .is_some_and(|order| order.eq_ignore_ascii_case("descending"));
-            Some((AttrPath::parse(path)?, descending))
-        }
-        None => None,
-    };
+    let sort = sort_param(&params)?;
     let directory_id = principal.directory_id;
     let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
         filter_sql::find_users(conn, directory_id, filter.as_ref(), start_index, count, sort)
-            .map_err(|error| match error {
-                FilterSqlError::Unsupported(detail) => {
-                    ApiError::Scim(ScimError::invalid_filter(detail))
-                }
-                FilterSqlError::Query(error) => ApiError::from(error),
-            })
+            .map_err(filter_error)
     })
     .await?;
     let resources = rows.iter().map(|row| selection.apply(&render(&state, row))).collect();
