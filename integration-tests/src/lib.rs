@@ -144,6 +144,13 @@ impl RunningRoleMapper {
     }
 }
 
+/// A directory of another tenant, with its token.
+#[derive(Debug, Clone)]
+pub struct Bystander {
+    pub directory_id: Uuid,
+    pub token: String,
+}
+
 /// The whole stack for one test: database, topic, gateway, projector, a tenant, a directory
 /// and a token. The role-mapper is started on demand ([`TestApp::start_role_mapper`]).
 pub struct TestApp {
@@ -452,6 +459,55 @@ impl TestApp {
         })
         .await
         .unwrap()
+    }
+
+    /// Another tenant with its own directory and token, beside the test's: the bystander that
+    /// hostile-input and fault tests check is unharmed ([`TestApp::assert_bystander_provisions`]).
+    pub fn add_bystander(&self) -> Bystander {
+        let mut conn = self.db.conn();
+        let tenant = control::ensure_tenant(&mut conn, "Bystander Tenant").unwrap();
+        let directory = control::ensure_directory(&mut conn, tenant.id, "Bystander").unwrap();
+        let (_, token) = self.issue_token(directory.id);
+        Bystander { directory_id: directory.id, token }
+    }
+
+    /// The bystander still provisions: a new user is created (201) within 2 s and, when the
+    /// role-mapper runs, its `user.provisioned` is in the Events API within 5 s more.
+    pub async fn assert_bystander_provisions(&self, bystander: &Bystander) {
+        let user_name = format!("bystander-{}", Uuid::new_v4().simple());
+        let started = Instant::now();
+        let response = self
+            .client
+            .post(format!("{}/scim/v2/{}/Users", self.base_url, bystander.directory_id))
+            .bearer_auth(&bystander.token)
+            .header("Content-Type", "application/scim+json")
+            .json(&entra_user(&user_name))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the bystander's create did not answer within 2 s: {e}"));
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "the bystander's create: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the bystander's create took {:?}",
+            started.elapsed()
+        );
+        if self.role_mapper.is_none() {
+            return;
+        }
+        let id = body["id"].as_str().expect("created user id").to_string();
+        eventually(Duration::from_secs(5), "the bystander's user.provisioned", || async {
+            let all = self.notifications_after(bystander.directory_id, 0).await;
+            all.iter()
+                .any(|n| {
+                    n["type"] == "user.provisioned"
+                        && n["data"]["user"]["id"].as_str() == Some(id.as_str())
+                })
+                .then_some(())
+        })
+        .await;
     }
 
     /// Issue another token for a directory.
