@@ -26,4 +26,9 @@ impl StoreError {
             ))
         )
     }
+
+    /// What the failure means for a retry: transient, a data error, or unknown.
+    pub fn failure(&self) -> crate::sqlstate::Failure {
+        crate::sqlstate::classify_store(self)
+    }
 }

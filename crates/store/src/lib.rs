@@ -16,6 +16,7 @@ pub mod pool;
 #[rustfmt::skip]
 pub mod schema;
 pub mod sql;
+pub mod sqlstate;
 pub mod users;
 
 pub use error::StoreError;
