@@ -4,9 +4,12 @@ SHELL := /bin/bash
 
 CARGO_JOBS ?= $(shell nproc)
 export CARGO_BUILD_JOBS := $(CARGO_JOBS)
-# Where tests find Postgres and the broker (started by `make stack` if not running).
+# Where tests find Postgres and the broker (started by `make stack` if not running). The tests'
+# memory broker has a port of its own, so that `make run` (9092, durable) never meets it.
 export ROSTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-export ROSTER_TEST_KAFKA ?= 127.0.0.1:9092
+TEST_KAFKA_PORT ?= 19192
+export ROSTER_TEST_KAFKA ?= 127.0.0.1:$(TEST_KAFKA_PORT)
+TEST_BROKER_DIR := $(or $(TMPDIR),/tmp)/roster-test-broker-$(TEST_KAFKA_PORT)
 
 .PHONY: help
 help: ## List the targets
@@ -18,21 +21,34 @@ run: ## Build and run the whole stack (Postgres, Nisshi, gateway, projector, rol
 	@scripts/run.sh
 
 .PHONY: stop
-stop: ## Stop a `make run` left in the background (normally Ctrl-C does it)
-	@-pkill -TERM -f 'target/(release|debug)/roster-(gateway|projector|role-mapper)' || true
-	@scripts/stack.sh broker-stop $(CURDIR)/.roster/broker
+stop: ## Stop this checkout's `make run` left in the background (normally Ctrl-C does it)
+	@scripts/stop.sh
+
+.PHONY: reset
+reset: ## Drop the development database and the broker's log (.roster/), after saying so
+	@scripts/reset.sh
 
 .PHONY: build
 build: ## Build every binary (release)
 	cargo build --release --bins
 
 .PHONY: stack
-stack: ## Make sure Postgres and a test broker (Nisshi, memory storage) are up
+stack: ## Make sure Postgres and the tests' broker (Nisshi, memory storage, port 19192) are up
 	@scripts/stack.sh postgres
-	@scripts/stack.sh broker-memory
+	@KAFKA_PORT=$(TEST_KAFKA_PORT) scripts/stack.sh broker-memory $(TEST_BROKER_DIR)
+
+.PHONY: stack-stop
+stack-stop: ## Stop the tests' broker if `make stack` started it
+	@scripts/stack.sh broker-stop $(TEST_BROKER_DIR)
+
+TEST_STEPS := lint test-unit test-integration test-run test-scim2
 
 .PHONY: test
-test: lint test-unit test-integration test-run test-scim2 ## Everything: lint, unit, integration, `make run`, scim2-tester
+test: ## Everything: lint, unit, integration, `make run`, scim2-tester; stops the broker it started (KEEP_STACK=1 keeps it)
+	@started=0; [ -f $(TEST_BROKER_DIR)/nisshi.pid ] && kill -0 $$(cat $(TEST_BROKER_DIR)/nisshi.pid) 2>/dev/null || started=1; \
+	  status=0; $(MAKE) --no-print-directory $(TEST_STEPS) || status=$$?; \
+	  if [ $$started = 1 ] && [ -z "$(KEEP_STACK)" ]; then scripts/stack.sh broker-stop $(TEST_BROKER_DIR); fi; \
+	  exit $$status
 
 .PHONY: lint
 lint: ## rustfmt check, clippy -D warnings, crate boundaries, deploy config copies, schema.rs drift

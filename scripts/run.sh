@@ -20,23 +20,41 @@ log() { echo "run: $*" >&2; }
 pids=()
 started_broker=0
 
+# Refuse before anything starts (and before the traps, which would stop what another run owns).
+if [ -f "$DATA/run.pid" ] && kill -0 "$(cat "$DATA/run.pid")" 2>/dev/null; then
+  log "a make run of this checkout is already running (pid $(cat "$DATA/run.pid")); make stop stops it"
+  exit 1
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null; then
+  log "port $GATEWAY_PORT (the gateway's) is taken by $(scripts/stack.sh listener "$GATEWAY_PORT");"
+  log "stop that process, or choose another port with GATEWAY_PORT=<port>"
+  exit 1
+fi
+
 stop_all() {
   trap - INT TERM EXIT
   log "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$started_broker" = 1 ]; then scripts/stack.sh broker-stop "$DATA/broker"; fi
+  rm -f "$DATA/run.pid" "$DATA/services.pids"
   log "stopped"
 }
 trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
+# `make stop` stops exactly what this records: this script (which stops the rest) and the services.
+mkdir -p "$DATA"
+echo $$ >"$DATA/run.pid"
+: >"$DATA/services.pids"
+
 scripts/stack.sh postgres
 log "building ($PROFILE)"
-cargo build --profile "$PROFILE" --bins --quiet >&2
-mkdir -p "$DATA"
-if ! (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then started_broker=1; fi
+cargo build --profile "$PROFILE" --bins >&2
+# The log must be durable and this checkout's own: broker-durable refuses a port that another
+# broker holds (a test's memory broker would lose the log when it stops).
 scripts/stack.sh broker-durable "$DATA/broker"
+started_broker=1
 
 "$BIN/roster" migrate --create-database >&2
 
@@ -44,6 +62,7 @@ scripts/stack.sh broker-durable "$DATA/broker"
 start() { # name binary
   "$BIN/$2" > >(sed -u "s/^/[$1] /" >&2) 2>&1 &
   pids+=($!)
+  echo "$! $2" >>"$DATA/services.pids"
 }
 start projector roster-projector
 start role-mapper roster-role-mapper

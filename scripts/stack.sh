@@ -4,9 +4,12 @@
 #   scripts/stack.sh postgres            make sure Postgres answers at ROSTER_PG_HOST:ROSTER_PG_PORT
 #   scripts/stack.sh nisshi              install Nisshi (once, into a cache later runs reuse)
 #   scripts/stack.sh diesel-cli          install diesel_cli (schema drift check); prints its path
-#   scripts/stack.sh broker-memory       start a memory broker for tests on KAFKA_PORT (if none)
-#   scripts/stack.sh broker-durable DIR  start a SQLite-backed broker in DIR on KAFKA_PORT
+#   scripts/stack.sh broker-memory [DIR] start a memory broker for tests on KAFKA_PORT, or share
+#                                        the Nisshi that already listens there
+#   scripts/stack.sh broker-durable DIR  start a SQLite-backed broker in DIR on KAFKA_PORT; refuses
+#                                        a port held by anything but the broker of that DIR
 #   scripts/stack.sh broker-stop DIR     stop the broker started with that DIR
+#   scripts/stack.sh listener PORT       say which process listens on PORT
 set -euo pipefail
 
 NISSHI_VERSION=0.8.1
@@ -65,12 +68,38 @@ diesel_cli() {
     --locked --root "$ROSTER_CACHE/diesel-cli-$DIESEL_CLI_VERSION" >&2
 }
 
-start_broker() { # storage-url workdir
+# Who listens on a TCP port, for messages: "pid 123 (nisshi broker …)", or "an unknown process".
+listener() { # port
+  local pid
+  pid=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  if [ -n "$pid" ]; then
+    echo "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120))"
+  else
+    echo "an unknown process"
+  fi
+}
+
+# Whether the broker recorded in workdir/nisshi.pid is alive.
+own_broker_alive() { # workdir
+  local pidfile=$1/nisshi.pid
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+start_broker() { # storage-url workdir shared
   nisshi
   mkdir -p "$2"
   if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
-    say "a broker already listens on $KAFKA_HOST:$KAFKA_PORT; using it"
-    return 0
+    if own_broker_alive "$2"; then
+      say "Nisshi already runs on $KAFKA_HOST:$KAFKA_PORT (pid $(cat "$2/nisshi.pid"), started from $2); using it"
+      return 0
+    fi
+    if [ "$3" = shared ] && [[ $(listener "$KAFKA_PORT") == *nisshi* ]]; then
+      say "a Nisshi broker already listens on $KAFKA_HOST:$KAFKA_PORT; the tests share it"
+      return 0
+    fi
+    say "port $KAFKA_PORT is taken by $(listener "$KAFKA_PORT"), not by a broker started from $2."
+    say "Stop that process, or choose another port with KAFKA_PORT=<port>."
+    return 1
   fi
   # env -C, not a subshell with cd: $! must be the broker's own pid, for broker-stop.
   nohup env -C "$2" "$NISSHI_BIN" broker \
@@ -100,8 +129,9 @@ case "${1:-}" in
   nisshi) nisshi ;;
   diesel-cli) diesel_cli; echo "$DIESEL_BIN" ;;
   # sqlite:// paths are relative to the broker's working directory.
-  broker-memory) start_broker "memory://nisshi/" "${2:-${TMPDIR:-/tmp}/roster-test-broker}" ;;
-  broker-durable) start_broker "sqlite://nisshi.db" "${2:?data directory}" ;;
+  broker-memory) start_broker "memory://nisshi/" "${2:-${TMPDIR:-/tmp}/roster-test-broker}" shared ;;
+  broker-durable) start_broker "sqlite://nisshi.db" "${2:?data directory}" own ;;
   broker-stop) broker_stop "${2:?data directory}" ;;
-  *) echo "usage: $0 postgres|nisshi|diesel-cli|broker-memory [dir]|broker-durable dir|broker-stop dir" >&2; exit 2 ;;
+  listener) listener "${2:?port}" ;;
+  *) echo "usage: $0 postgres|nisshi|diesel-cli|broker-memory [dir]|broker-durable dir|broker-stop dir|listener port" >&2; exit 2 ;;
 esac

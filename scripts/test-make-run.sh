@@ -11,6 +11,12 @@ export ROSTER_DATA_DIR
 ROSTER_DATA_DIR=$(mktemp -d)
 export KAFKA_PORT=${SMOKE_KAFKA_PORT:-19092}
 export GATEWAY_PORT=${SMOKE_GATEWAY_PORT:-18080}
+for port in "$GATEWAY_PORT" "$KAFKA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "$(basename "$0"): port $port is taken by $(scripts/stack.sh listener "$port"); stop it, or set SMOKE_GATEWAY_PORT / SMOKE_KAFKA_PORT" >&2
+    exit 1
+  fi
+done
 db=roster_make_run_$$
 export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__TELEMETRY__FILTER=warn

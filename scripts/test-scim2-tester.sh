@@ -16,6 +16,12 @@ export ROSTER_DATA_DIR
 ROSTER_DATA_DIR=$(mktemp -d)
 export KAFKA_PORT=${SCIM2_KAFKA_PORT:-19093}
 export GATEWAY_PORT=${SCIM2_GATEWAY_PORT:-18081}
+for port in "$GATEWAY_PORT" "$KAFKA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "$(basename "$0"): port $port is taken by $(scripts/stack.sh listener "$port"); stop it, or set SCIM2_GATEWAY_PORT / SCIM2_KAFKA_PORT" >&2
+    exit 1
+  fi
+done
 db=roster_scim2_tester_$$
 export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__TELEMETRY__FILTER=warn

@@ -3,7 +3,7 @@
 //! and projector in-process against the real Postgres and the real Kafka-protocol broker.
 //!
 //! `ROSTER_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`, the server
-//! to create test databases on) and `ROSTER_TEST_KAFKA` (default `127.0.0.1:9092`) point at them;
+//! to create test databases on) and `ROSTER_TEST_KAFKA` (default `127.0.0.1:19192`, the port `make stack` starts it on) point at them;
 //! `make test` starts both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,7 +35,7 @@ pub fn test_settings() -> Settings {
     settings.database.url = format!("{prefix}/roster_test_{id}");
     settings.database.pool_size = 8;
     settings.kafka.brokers =
-        std::env::var("ROSTER_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+        std::env::var("ROSTER_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19192".into());
     settings.kafka.changes_topic = format!("test.{id}.changes");
     settings.kafka.projector_group = format!("test.{id}.projector");
     settings.kafka.notifications_topic = format!("test.{id}.notifications");
