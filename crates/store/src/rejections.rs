@@ -53,6 +53,12 @@ pub fn find(
         .optional()
 }
 
+/// The outcome an operator-rejected event gets (what a request still waiting for it is
+/// answered): 400 with the operator's reason, which is shown to the SCIM client.
+pub fn outcome_body(reason: &str) -> serde_json::Value {
+    roster_scim::ScimError::new(400, None, format!("rejected by an operator: {reason}")).to_body()
+}
+
 /// Record a rejection; `false` if that event was rejected already (the first one stays).
 pub fn insert(conn: &mut PgConnection, rejection: &OperatorRejection) -> QueryResult<bool> {
     diesel::insert_into(operator_rejections::table)
