@@ -126,6 +126,8 @@ pub struct Stats {
     pub batches: AtomicU64,
     /// Failed attempts (each retried).
     pub failed_attempts: AtomicU64,
+    /// Times a partition became stuck (each logged its one ERROR).
+    pub stuck: AtomicU64,
 }
 
 /// One message, decoded once. An undecodable event (not protobuf, or ids that are not UUIDs)
@@ -448,7 +450,11 @@ impl Loop {
                 }
                 match attempt.stop {
                     None => state.retry_at = None,
-                    Some(stop) => stopped(state, options, partition, stop, now),
+                    Some(stop) => {
+                        if stopped(state, options, partition, stop, now) {
+                            stats.stuck.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
             }
             Err(error) => {
@@ -509,6 +515,7 @@ impl Loop {
                 if !trouble.error_logged {
                     trouble.error_logged = true;
                     trouble.logged = true;
+                    self.stats.stuck.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         kafka.partition = partition,
                         kafka.offset = ?head_offset,
@@ -572,14 +579,14 @@ fn progressed(state: &mut Partition, partition: i32, now: Instant) {
 }
 
 /// The partition stopped at its head record: retried with backoff, and said at once (this does
-/// not heal by itself).
+/// not heal by itself). Returns whether this logged the partition's ERROR.
 fn stopped(
     state: &mut Partition,
     options: &ConsumerOptions,
     partition: i32,
     stop: Stop,
     now: Instant,
-) {
+) -> bool {
     let (offset, event_id) = state.head();
     let reason = match stop {
         Stop::UnknownChange => format!(
@@ -596,7 +603,9 @@ fn stopped(
     state.retry_at = Some(now + delay);
     if trouble.error_logged && trouble.reason == reason {
         tracing::debug!(kafka.partition = partition, kafka.offset = ?offset, attempts = trouble.attempts, "partition still stopped at an event");
+        false
     } else {
+        let first = !trouble.error_logged;
         trouble.reason = reason;
         trouble.error_logged = true;
         trouble.logged = true;
@@ -608,6 +617,7 @@ fn stopped(
             retry_in_ms = delay.as_millis() as u64,
             "partition stopped at an event it cannot apply"
         );
+        first
     }
 }
 
