@@ -11,6 +11,8 @@ export ROSTER_DATA_DIR
 ROSTER_DATA_DIR=$(mktemp -d)
 export KAFKA_PORT=${SMOKE_KAFKA_PORT:-19092}
 export GATEWAY_PORT=${SMOKE_GATEWAY_PORT:-18080}
+# Free ports for the consumers' health endpoints too, beside a `make run` stack.
+export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
 db=roster_make_run_$$
 export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__TELEMETRY__FILTER=warn

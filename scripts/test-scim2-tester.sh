@@ -16,6 +16,8 @@ export ROSTER_DATA_DIR
 ROSTER_DATA_DIR=$(mktemp -d)
 export KAFKA_PORT=${SCIM2_KAFKA_PORT:-19093}
 export GATEWAY_PORT=${SCIM2_GATEWAY_PORT:-18081}
+# Free ports for the consumers' health endpoints too, beside a `make run` stack.
+export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
 db=roster_scim2_tester_$$
 export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__TELEMETRY__FILTER=warn
