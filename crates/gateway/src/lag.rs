@@ -17,8 +17,9 @@ use roster_platform::Settings;
 use roster_store::{PgPool, StoreError, offsets};
 use serde_json::{Value, json};
 
-/// How long one measurement may take before the probe answers without it.
-const MEASURE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one measurement may take before the probe answers without it (well within the
+/// readiness probe's timeout, even with the broker gone).
+const MEASURE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct PipelineLag {
     consumer: Arc<BaseConsumer>,
@@ -73,7 +74,7 @@ impl PipelineLag {
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();
         let ends = tokio::task::spawn_blocking(move || -> Result<Vec<(i32, i64)>, KafkaError> {
-            let timeout = Duration::from_secs(1);
+            let timeout = Duration::from_millis(500);
             let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
             let partitions: Vec<i32> = metadata
                 .topics()

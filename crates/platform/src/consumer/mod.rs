@@ -424,10 +424,16 @@ impl Loop {
         let now = Instant::now();
         match result {
             Ok(None) => {
-                state.retry_at = Some(now + options.linger);
                 let reason = handler.waiting_reason();
                 let trouble = state.trouble.get_or_insert_with(|| Trouble::new(now, options));
                 trouble.reason = reason.to_string();
+                // Ask again soon; after a second of waiting, no more often than an idle poll.
+                let again = if now.duration_since(trouble.since) < Duration::from_secs(1) {
+                    options.linger
+                } else {
+                    IDLE_POLL
+                };
+                state.retry_at = Some(now + again);
             }
             Ok(Some(attempt)) => {
                 handler.committed();
