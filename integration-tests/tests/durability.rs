@@ -129,6 +129,10 @@ async fn log_behind_stored_offsets_is_refused() {
     let error = result.expect_err("the projector refuses to consume");
     assert!(matches!(error, ProjectorError::LogBehind { .. }), "{error}");
     assert!(error.to_string().contains("reset"), "the error says why: {error}");
+    assert!(
+        error.to_string().contains("`make reset`"),
+        "on this development stack it names the command that starts over: {error}"
+    );
     assert_eq!(users::table.count().get_result::<i64>(&mut conn).unwrap(), 3);
 }
 
