@@ -47,6 +47,9 @@ pub fn test_settings() -> Settings {
     settings.gateway.workers = 2;
     settings.gateway.outcome_timeout_ms = 30_000;
     settings.projector.batch_linger_ms = 2;
+    // Every test's services serve their health endpoints on a free port of their own.
+    settings.projector.health_port = 0;
+    settings.role_mapper.health_port = 0;
     settings.telemetry.filter = std::env::var("TEST_LOG").unwrap_or_else(|_| {
         "warn,rdkafka=off,librdkafka=off,roster_gateway::hub=error,roster_projector=error,roster_platform::consumer=error"
             .into()
@@ -83,6 +86,9 @@ impl Drop for TestDatabase {
 /// A running projector.
 pub struct RunningProjector {
     pub stats: Arc<Stats>,
+    /// What its `/health/ready` shows, and the port it is served on.
+    pub health: Arc<roster_platform::health::Health>,
+    pub health_port: u16,
     shutdown: Shutdown,
     handle: JoinHandle<Result<(), ProjectorError>>,
 }
@@ -102,6 +108,11 @@ impl RunningProjector {
     pub fn applied(&self) -> u64 {
         self.stats.events_applied.load(Ordering::SeqCst)
     }
+
+    /// Whether it is still running (it did not stop by itself).
+    pub fn is_running(&self) -> bool {
+        !self.handle.is_finished()
+    }
 }
 
 /// One record of the notifications topic.
@@ -117,6 +128,8 @@ pub struct NotificationRecord {
 pub struct RunningRoleMapper {
     pub stats: Arc<Stats>,
     pub relay: Arc<roster_role_mapper::relay::RelayStats>,
+    pub health: Arc<roster_platform::health::Health>,
+    pub health_port: u16,
     shutdown: Shutdown,
     handle: JoinHandle<Result<(), ProjectorError>>,
 }
@@ -234,9 +247,10 @@ impl TestApp {
         let app =
             roster_projector::Application::build(self.settings.clone()).await.expect("projector");
         let stats = app.stats();
+        let (health, health_port) = (app.health(), app.health_port());
         let shutdown = Shutdown::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        RunningProjector { stats, shutdown, handle }
+        RunningProjector { stats, health, health_port, shutdown, handle }
     }
 
     pub async fn stop_projector(&mut self) -> Result<(), ProjectorError> {
@@ -259,9 +273,10 @@ impl TestApp {
             .expect("role-mapper");
         let stats = app.stats();
         let relay = app.relay_stats();
+        let (health, health_port) = (app.health(), app.health_port());
         let shutdown = Shutdown::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        RunningRoleMapper { stats, relay, shutdown, handle }
+        RunningRoleMapper { stats, relay, health, health_port, shutdown, handle }
     }
 
     pub async fn stop_role_mapper(&mut self) -> Result<(), ProjectorError> {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod consumer_isolation;
 mod discovery;
 mod durability;
 mod entra_replay;

@@ -70,6 +70,7 @@ fn spawn_role_mapper(app: &TestApp) -> Process {
         .env("ROSTER__KAFKA__NOTIFICATIONS_TOPIC", &s.kafka.notifications_topic)
         .env("ROSTER__KAFKA__ROLE_MAPPER_GROUP", &s.kafka.role_mapper_group)
         .env("ROSTER__ROLE_MAPPER__RELAY_POLL_MS", "100")
+        .env("ROSTER__ROLE_MAPPER__HEALTH_PORT", "0")
         // Small batches, so that a kill lands between and inside many of them.
         .env("ROSTER__ROLE_MAPPER__MAX_BATCH", "20")
         .env("ROSTER__ROLE_MAPPER__RELAY_BATCH", "25")

@@ -15,7 +15,7 @@ mod notifications;
 #[command(
     name = "roster",
     version,
-    about = "Operate Roster: migrations, tenants, directories, tokens"
+    about = "Operate Roster: migrations, tenants, directories, tokens, the change log"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,6 +63,22 @@ enum Command {
         #[command(subcommand)]
         command: NotificationsCommand,
     },
+    /// The change log (roster.changes.v1): look at one event, or reject one the consumers
+    /// cannot get past.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Print the event at a partition and offset as JSON: its directory, event id, change
+    /// type, the whole event, its outcome, an operator's rejection, and which consumers passed it.
+    Inspect(roster_cli::log::EventArgs),
+    /// Reject the event at a partition and offset, so that the projector and the role-mapper
+    /// move past it without applying it (audited in operator_rejections: who, when, why).
+    Reject(roster_cli::log::RejectArgs),
 }
 
 #[derive(Subcommand)]
@@ -220,6 +236,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Notifications { command: NotificationsCommand::Tail(args) } => {
             notifications::run(&settings, args)?;
+        }
+        Command::Log { command: LogCommand::Inspect(args) } => {
+            say(&serde_json::to_string_pretty(&roster_cli::log::inspect(&settings, &args)?)?);
+        }
+        Command::Log { command: LogCommand::Reject(args) } => {
+            say(&serde_json::to_string_pretty(&roster_cli::log::reject(&settings, &args)?)?);
         }
     }
     Ok(())

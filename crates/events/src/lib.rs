@@ -40,8 +40,21 @@ pub enum DecodeError {
     Protobuf(#[from] prost::DecodeError),
     #[error("field {field} is not a UUID: {value:?}")]
     BadUuid { field: &'static str, value: String },
-    #[error("the event states no change")]
-    NoChange,
+    /// The event is well-formed but states no change this version knows: a change type added
+    /// by a newer gateway (protobuf drops the unknown oneof case), or none at all. Its ids are
+    /// known, so it can be pointed at and, by an operator, rejected.
+    #[error("the event states no change this version knows")]
+    NoChange { event_id: Uuid, directory_id: Uuid },
+}
+
+impl DecodeError {
+    /// The id of the event, when the bytes said it (an event of an unknown change type).
+    pub fn event_id(&self) -> Option<Uuid> {
+        match self {
+            DecodeError::NoChange { event_id, .. } => Some(*event_id),
+            _ => None,
+        }
+    }
 }
 
 /// Encode an event for the wire.
@@ -71,7 +84,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedChange, DecodeError> {
     let event_id = parse_uuid("event_id", &event.event_id)?;
     let directory_id = parse_uuid("directory_id", &event.directory_id)?;
     if event.change.is_none() {
-        return Err(DecodeError::NoChange);
+        return Err(DecodeError::NoChange { event_id, directory_id });
     }
     let event_time = micros_to_time(event.event_time_micros);
     Ok(DecodedChange { event_id, directory_id, event_time, event })

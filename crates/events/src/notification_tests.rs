@@ -352,9 +352,11 @@ fn to_json_has_the_documented_shape() {
             "type",
             "occurred_at",
             "cause_event_id",
+            "truncated",
             "data"
         ]
     );
+    assert_eq!(value["truncated"], false);
     assert_eq!(value["id"], json!(n.id));
     assert_eq!(value["directory_id"], json!(n.directory_id));
     assert_eq!(value["tenant_id"], json!(n.tenant_id));
@@ -446,4 +448,58 @@ fn examples_follow_the_mapping_rules() {
         let expected = Teams { primary: teams.next(), additional: teams.collect() };
         assert_eq!(user.teams.as_ref(), Some(&expected), "{name}: teams");
     }
+}
+
+fn truncated_example(name: &str) -> Notification {
+    let path = examples_dir().join("truncated").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_truncated_example_is_the_truncated_form_of_its_full_one() {
+    let full = example("user_updated");
+    let truncated = truncated_example("user_updated");
+    assert!(truncated.truncated);
+    assert_eq!(truncate(&full), truncated);
+    assert_eq!(to_json(&truncated)["truncated"], true);
+}
+
+#[test]
+fn a_notification_too_large_to_publish_is_bounded_and_keeps_its_sequence() {
+    let mut n = example("user_updated");
+    let Some(Body::UserUpdated(body)) = n.body.as_mut() else { panic!() };
+    let title = "t".repeat(300_000);
+    body.user.as_mut().unwrap().title = Some(title.clone());
+    body.changes.push(FieldChange {
+        field: "title".into(),
+        previous_json: Some(json!("x".repeat(300_000)).to_string()),
+        current_json: Some(json!(title).to_string()),
+    });
+    let whole = n.clone();
+    assert_eq!(bounded(n.clone(), 10_000_000), whole, "what fits is sent whole");
+    let small = bounded(n, 100_000);
+    assert!(small.truncated);
+    assert!(encode_notification(&small).len() <= 100_000);
+    assert_eq!((small.id.as_str(), small.sequence), (whole.id.as_str(), whole.sequence));
+    let Some(Body::UserUpdated(body)) = &small.body else { panic!() };
+    let user = body.user.as_ref().unwrap();
+    assert_eq!(user.scim_resource_json, "");
+    assert_eq!(user.title, None, "a long text is left out");
+    assert_eq!(user.user_name, "ada.lovelace@contoso.com", "short texts stay");
+    let title_change =
+        body.changes.iter().find(|c| c.field == "title" && c.previous_json.is_none());
+    assert!(title_change.is_some_and(|c| c.current_json.is_none()));
+
+    // Too large even truncated: only the ids remain.
+    let mut members = example("group_member_added");
+    let Some(Body::GroupMemberAdded(body)) = members.body.as_mut() else { panic!() };
+    let member = body.members[0].clone();
+    body.members = vec![member; 5_000];
+    let tiny = bounded(members.clone(), 2_000);
+    assert!(tiny.truncated);
+    let Some(Body::GroupMemberAdded(body)) = &tiny.body else { panic!() };
+    assert!(body.members.is_empty());
+    assert_eq!(body.group.as_ref().map(|g| g.id.as_str()), subject(members.body.as_ref().unwrap()));
+    assert_eq!(tiny.sequence, members.sequence);
 }

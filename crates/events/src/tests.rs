@@ -98,7 +98,9 @@ fn garbage_is_rejected_not_panicked_on() {
     assert!(matches!(decode(&[]), Err(DecodeError::BadUuid { .. })));
     let mut event = examples().remove(0).1;
     event.change = None;
-    assert!(matches!(decode(&encode(&event)), Err(DecodeError::NoChange)));
+    let error = decode(&encode(&event)).unwrap_err();
+    assert!(matches!(error, DecodeError::NoChange { .. }));
+    assert_eq!(error.event_id().map(|id| id.to_string()), Some(event.event_id.clone()));
 }
 
 #[test]

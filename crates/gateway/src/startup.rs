@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::auth::TokenVerifier;
 use crate::hub::OutcomeHub;
+use crate::lag::PipelineLag;
 use crate::publish::Publisher;
 use crate::routes::{self, AppState};
 
@@ -55,6 +56,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let base_url = settings.gateway.base_url(port);
 
+        let lag = web::Data::new(PipelineLag::new(&settings, pool.clone())?);
         let state = web::Data::new(AppState {
             pool,
             publisher,
@@ -75,6 +77,7 @@ impl Application {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
                 .app_data(state.clone())
+                .app_data(lag.clone())
                 .app_data(verifier.clone())
                 .app_data(admin_key.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {

@@ -1,9 +1,11 @@
 //! What every Roster service shares: [`settings`], [`telemetry`], [`kafka`] clients, the
-//! change-log [`consumer`] loop that keeps its offsets in Postgres, and [`shutdown`].
+//! change-log [`consumer`] loop that keeps its offsets in Postgres, the consumers' [`health`]
+//! endpoints, and [`shutdown`].
 
 pub mod admin_tokens;
 pub mod consumer;
 mod consumer_error;
+pub mod health;
 pub mod kafka;
 pub mod settings;
 pub mod shutdown;

@@ -30,6 +30,31 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
 }
 
+impl DatabaseSettings {
+    /// Whether the database is on this machine (a development stack, where `make reset` starts
+    /// over): the URL's host is `localhost`, `127.0.0.1` or `::1`, or a Unix socket.
+    pub fn is_local(&self) -> bool {
+        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = match host_port.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        matches!(host, "" | "localhost" | "127.0.0.1" | "::1")
+    }
+
+    /// The URL with `application_name` set, so that `pg_stat_activity` tells the services
+    /// apart (an `application_name` already in the URL is kept).
+    pub fn url_for(&self, application_name: &str) -> String {
+        if self.url.contains("application_name=") {
+            return self.url.clone();
+        }
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}application_name={application_name}", self.url)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct KafkaSettings {
     /// `host:port,…` of the bootstrap brokers.
@@ -75,6 +100,9 @@ pub struct GatewaySettings {
     pub max_filter_len: usize,
     /// Deepest nesting of a `filter` (parentheses, `not`, `and`/`or`, value paths).
     pub max_filter_depth: usize,
+    /// How long `/health/ready` reuses the pipeline's lag (log end minus the consumers' stored
+    /// offsets) before reading the log end from the broker again.
+    pub pipeline_lag_cache_ms: u64,
 }
 
 /// The SCIM root of a directory under a gateway's public base URL.
@@ -111,10 +139,20 @@ pub struct AuthSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProjectorSettings {
-    /// Most events applied in one transaction.
+    /// Most events of one partition applied in one transaction.
     pub max_batch: usize,
-    /// How long to wait for more events once a batch has its first one.
+    /// How long to wait for more events once a partition's batch has its first one.
     pub batch_linger_ms: u64,
+    /// First delay before a failed batch is tried again; it doubles, with random jitter of up
+    /// to as much again, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// A partition that has had events waiting this long without advancing is stuck: one ERROR
+    /// is logged and `/health/ready` answers 503 until it moves again.
+    pub stuck_after_ms: u64,
+    /// Where `/health/live` and `/health/ready` are served (port 0: a free port, for tests).
+    pub health_host: String,
+    pub health_port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +166,13 @@ pub struct RoleMapperSettings {
     pub relay_poll_ms: u64,
     /// Most notifications the relay publishes before marking them published.
     pub relay_batch: usize,
+    /// As for the projector: retries of a failed batch (and of a directory's notifications the
+    /// relay could not publish), when a partition counts as stuck, and the health endpoints.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    pub stuck_after_ms: u64,
+    pub health_host: String,
+    pub health_port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +233,38 @@ impl Settings {
         }
         if self.role_mapper.max_batch == 0 || self.role_mapper.relay_batch == 0 {
             return invalid("role_mapper.max_batch and role_mapper.relay_batch must be at least 1");
+        }
+        for (service, retry_initial, retry_max, stuck_after, host) in [
+            (
+                "projector",
+                self.projector.retry_initial_ms,
+                self.projector.retry_max_ms,
+                self.projector.stuck_after_ms,
+                &self.projector.health_host,
+            ),
+            (
+                "role_mapper",
+                self.role_mapper.retry_initial_ms,
+                self.role_mapper.retry_max_ms,
+                self.role_mapper.stuck_after_ms,
+                &self.role_mapper.health_host,
+            ),
+        ] {
+            if retry_initial == 0 || retry_max < retry_initial {
+                return Err(SettingsError::Invalid(format!(
+                    "{service}.retry_initial_ms must be at least 1 and {service}.retry_max_ms at least as large"
+                )));
+            }
+            if stuck_after < 1000 {
+                return Err(SettingsError::Invalid(format!(
+                    "{service}.stuck_after_ms must be at least 1000"
+                )));
+            }
+            if host.trim().is_empty() {
+                return Err(SettingsError::Invalid(format!(
+                    "{service}.health_host must name an address to listen on"
+                )));
+            }
         }
         if self.gateway.max_page_size == 0 {
             return invalid("gateway.max_page_size must be at least 1");
@@ -262,6 +339,41 @@ mod tests {
         assert!(settings.validate().is_err());
         settings.auth.admin_signing_key = SecretString::from("x".repeat(40));
         assert!(settings.validate().is_err(), "the two keys must differ");
+    }
+
+    #[test]
+    fn local_databases_are_told_from_remote_ones() {
+        let local = |url: &str| DatabaseSettings { url: url.into(), pool_size: 1 }.is_local();
+        assert!(local("postgres://postgres@127.0.0.1:5432/roster"));
+        assert!(local("postgres://localhost/roster"));
+        assert!(local("postgres://u:p@[::1]:5432/roster?sslmode=disable"));
+        assert!(local("postgres:///roster"));
+        assert!(!local("postgres://roster:secret@roster-pg-rw:5432/roster?sslmode=require"));
+        assert!(!local("postgres://db.example.com/roster"));
+    }
+
+    #[test]
+    fn application_name_is_added_once() {
+        let db = |url: &str| DatabaseSettings { url: url.into(), pool_size: 1 };
+        assert_eq!(db("postgres://h/r").url_for("p"), "postgres://h/r?application_name=p");
+        assert_eq!(
+            db("postgres://h/r?sslmode=require").url_for("p"),
+            "postgres://h/r?sslmode=require&application_name=p"
+        );
+        assert_eq!(
+            db("postgres://h/r?application_name=x").url_for("p"),
+            "postgres://h/r?application_name=x"
+        );
+    }
+
+    #[test]
+    fn consumer_timings_are_validated() {
+        let mut settings = Settings::load_from(&config_dir()).unwrap();
+        settings.projector.retry_max_ms = settings.projector.retry_initial_ms - 1;
+        assert!(settings.validate().is_err());
+        let mut settings = Settings::load_from(&config_dir()).unwrap();
+        settings.role_mapper.stuck_after_ms = 10;
+        assert!(settings.validate().is_err());
     }
 
     #[test]

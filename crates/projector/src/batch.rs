@@ -1,5 +1,6 @@
-//! The projector's side of the consume loop: apply each event of a batch, record its outcome,
-//! and `NOTIFY` the outcomes to the gateways waiting for them, all in the batch's transaction.
+//! The projector's side of the consume loop: apply each event of a partition's batch, record its
+//! outcome, and `NOTIFY` the outcomes to the gateways waiting for them, all in the batch's
+//! transaction. An event whose data Postgres refuses becomes a rejected outcome ([`refusal`]).
 
 use chrono::Utc;
 use roster_events::DecodedChange;
@@ -8,7 +9,7 @@ use roster_store::outcomes::{self, OutcomeRow};
 use roster_store::{PgConnection, StoreError};
 use uuid::Uuid;
 
-use crate::apply;
+use crate::{apply, refusal};
 
 /// Folds batches of change events into Postgres.
 #[derive(Debug, Default)]
@@ -36,6 +37,32 @@ impl BatchHandler for Projection {
         outcomes::insert_all(conn, &outcome_rows)?;
         let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
         outcomes::notify(conn, &ids)?;
+        Ok(())
+    }
+
+    /// Postgres refused the event's data: it becomes a rejected outcome (400 `invalidValue`
+    /// naming the attribute), which answers the request waiting for it; the role-mapper finds
+    /// nothing changed.
+    fn refuse(
+        &mut self,
+        conn: &mut PgConnection,
+        record: &Record,
+        error: &StoreError,
+    ) -> Result<(), StoreError> {
+        let Ok(event) = &record.event else { return Ok(()) };
+        let rejection = refusal::rejection(event, error);
+        tracing::warn!(
+            kafka.partition = record.partition,
+            kafka.offset = record.offset,
+            event.id = %event.event_id,
+            directory.id = %event.directory_id,
+            status = rejection.status,
+            detail = %rejection.detail,
+            "event rejected: Postgres refused its data"
+        );
+        let row = outcome(record, event, apply::Decision::rejected(rejection));
+        outcomes::insert_all(conn, &[row])?;
+        outcomes::notify(conn, &[event.event_id])?;
         Ok(())
     }
 }

@@ -1,11 +1,13 @@
 //! The projector: the single writer of the Postgres projection. It consumes the change log in
-//! order and applies each batch in one transaction together with the outcome of every event and
-//! the consumer's offsets, then `NOTIFY`s the outcomes to the gateways waiting for them.
+//! order and applies each partition's batch in one transaction together with the outcome of every
+//! event and the consumer's offsets, then `NOTIFY`s the outcomes to the gateways waiting for
+//! them. `/health/live` and `/health/ready` show whether a partition is stuck.
 
 pub mod apply;
 pub mod batch;
 mod directory;
 mod groups;
+pub mod refusal;
 pub mod startup;
 
 pub use roster_platform::consumer::{ConsumerError as ProjectorError, Stats};

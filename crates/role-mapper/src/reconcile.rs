@@ -1,5 +1,5 @@
-//! The role-mapper's side of the consume loop. For a batch of change events it waits until the
-//! projector has applied them, then, level-triggered, recomputes the product view of everything
+//! The role-mapper's side of the consume loop. For a partition's batch of change events it takes
+//! those the projector has applied, then, level-triggered, recomputes the product view of everything
 //! the batch touched from Postgres, compares it with what it last notified, and in the batch's
 //! transaction appends the difference to the outbox (gap-free sequence per directory) and
 //! remembers the new views.
@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use roster_events::notification::{self, Body};
@@ -19,19 +18,18 @@ use roster_events::notifications::v1::{
 };
 use roster_events::rules::MappingRules;
 use roster_events::{Change, DecodedChange};
-use roster_platform::Shutdown;
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_platform::settings::tenant_url;
 use roster_scim::user::Meta;
 use roster_store::notified::{self, MemberPair};
 use roster_store::outbox::{self, NotificationRow};
-use roster_store::{PgConnection, PgPool, StoreError, control, mapping_rules, offsets};
+use roster_store::{PgConnection, StoreError, control, mapping_rules, offsets};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{diff, view};
 
-/// How the reconciler finds the projector's progress.
+/// How the reconciler finds the projector's progress, and what it builds.
 #[derive(Debug, Clone)]
 pub struct ReconcileOptions {
     /// The projector's consumer group and the change topic (its positions in Postgres).
@@ -39,71 +37,114 @@ pub struct ReconcileOptions {
     pub topic: String,
     /// The gateway's public base URL, for `meta.location` of the SCIM resources notified.
     pub base_url: String,
+    /// The largest notification published whole (encoded); a larger one is appended in its
+    /// bounded form ([`notification::bounded`]), so the relay can always publish it.
+    pub max_notification_bytes: usize,
 }
 
 /// The role-mapper's batch handler.
 pub struct Reconciler {
-    pool: PgPool,
     options: ReconcileOptions,
     /// Wakes the relay after a commit that appended notifications.
     outbox: Arc<Notify>,
     appended: usize,
+    /// The projector's positions as last read: next offset per partition.
+    projector: HashMap<i32, i64>,
 }
 
 impl Reconciler {
-    pub fn new(pool: PgPool, options: ReconcileOptions, outbox: Arc<Notify>) -> Reconciler {
-        Reconciler { pool, options, outbox, appended: 0 }
+    pub fn new(options: ReconcileOptions, outbox: Arc<Notify>) -> Reconciler {
+        Reconciler { options, outbox, appended: 0, projector: HashMap::new() }
+    }
+
+    fn reconcile_records(
+        &mut self,
+        conn: &mut PgConnection,
+        records: &[&Record],
+        form: Form,
+    ) -> Result<(), StoreError> {
+        for touched in Touched::collect(records) {
+            let span = tracing::debug_span!("reconcile", directory.id = %touched.directory_id);
+            let _entered = span.enter();
+            self.appended += reconcile(conn, &self.options, &touched, form)?;
+        }
+        Ok(())
     }
 }
 
 impl BatchHandler for Reconciler {
-    /// Wait until the projector's stored positions have passed every event of the batch: the
-    /// state the views are computed from then includes the batch (and maybe more: views are
-    /// level-triggered, so being ahead is harmless).
-    fn prepare(&mut self, batch: &[Record], shutdown: &Shutdown) -> Result<bool, StoreError> {
-        let mut needed: HashMap<i32, i64> = HashMap::new();
-        for record in batch {
-            let next = needed.entry(record.partition).or_insert(0);
-            *next = (*next).max(record.offset + 1);
+    /// The leading events of the batch the projector has applied (its stored position has
+    /// passed them): the state the views are computed from then includes them (and maybe more:
+    /// views are level-triggered, so being ahead is harmless). The rest wait, without holding
+    /// up other partitions.
+    fn ready(
+        &mut self,
+        conn: &mut PgConnection,
+        partition: i32,
+        batch: &[Record],
+    ) -> Result<usize, StoreError> {
+        let passed = |projector: &HashMap<i32, i64>| {
+            let next = projector.get(&partition).copied().unwrap_or(0);
+            batch.iter().take_while(|record| record.offset < next).count()
+        };
+        let cached = passed(&self.projector);
+        if cached == batch.len() {
+            return Ok(cached);
         }
-        let started = Instant::now();
-        let mut warned = false;
-        let mut conn = self.pool.get()?;
-        loop {
-            let positions =
-                offsets::load(&mut conn, &self.options.projector_group, &self.options.topic)?;
-            let passed = needed.iter().all(|(partition, next)| {
-                positions.iter().any(|p| p.partition == *partition && p.next_offset >= *next)
-            });
-            if passed {
-                return Ok(true);
-            }
-            if shutdown.is_triggered() {
-                return Ok(false);
-            }
-            if !warned && started.elapsed() > Duration::from_secs(10) {
-                tracing::warn!("waiting for the projector to apply the batch for over 10 s");
-                warned = true;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        self.projector = offsets::load(conn, &self.options.projector_group, &self.options.topic)?
+            .into_iter()
+            .map(|p| (p.partition, p.next_offset))
+            .collect();
+        Ok(passed(&self.projector))
+    }
+
+    fn waiting_reason(&self) -> &'static str {
+        "waiting for the projector to apply these events"
     }
 
     fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
-        self.appended = 0;
-        for touched in Touched::collect(records) {
-            let span = tracing::debug_span!("reconcile", directory.id = %touched.directory_id);
-            let _entered = span.enter();
-            self.appended += reconcile(conn, &self.options, &touched)?;
-        }
-        Ok(())
+        self.reconcile_records(conn, records, Form::Whole)
+    }
+
+    /// Postgres refused what reconciling this event wrote (its savepoint was rolled back):
+    /// reconcile it again with its notifications in their smallest bounded form (ids only, a
+    /// storable time), so that the directory's sequence keeps no gap and downstream hears
+    /// something happened. If that fails too, the partition stops at the event.
+    fn refuse(
+        &mut self,
+        conn: &mut PgConnection,
+        record: &Record,
+        error: &StoreError,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(
+            kafka.partition = record.partition,
+            kafka.offset = record.offset,
+            event.id = ?record.event_id(),
+            %error,
+            "Postgres refused a reconciliation; notifying it in the bounded form"
+        );
+        self.reconcile_records(conn, &[record], Form::Bounded)
     }
 
     fn committed(&mut self) {
         if self.appended > 0 {
             self.outbox.notify_one();
         }
+        self.appended = 0;
     }
+
+    fn rolled_back(&mut self) {
+        self.appended = 0;
+    }
+}
+
+/// How notifications are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Whole, unless too large to publish (then bounded by size).
+    Whole,
+    /// Only ids, with a time Postgres can store: after Postgres refused the whole form.
+    Bounded,
 }
 
 /// The change event a notification is attributed to.
@@ -253,12 +294,13 @@ fn reconcile(
     conn: &mut PgConnection,
     options: &ReconcileOptions,
     touched: &Touched,
+    form: Form,
 ) -> Result<usize, StoreError> {
     let directory_id = touched.directory_id;
     if let Some(cause) = touched.deleted {
         notified::forget_directory(conn, directory_id)?;
         let body = Body::DirectoryDeleted(contract::DirectoryDeleted {});
-        return append(conn, directory_id, &touched.tenant_id, vec![(body, cause)]);
+        return append(conn, options, directory_id, &touched.tenant_id, vec![(body, cause)], form);
     }
     let Some(directory) = control::find_directory(conn, directory_id)? else {
         // Deleted further on in the log: that event will notify it, and nothing before it
@@ -435,7 +477,20 @@ fn reconcile(
     notified::store_group_views(conn, directory_id, &store_groups)?;
     notified::store_user_views(conn, directory_id, &store_users)?;
     notified::store_members(conn, directory_id, &added, &removed)?;
-    append(conn, directory_id, &touched.tenant_id, outgoing.into_ordered())
+    append(conn, options, directory_id, &touched.tenant_id, outgoing.into_ordered(), form)
+}
+
+/// `time` within what Postgres can store (years 1 to 9999).
+fn storable(time: DateTime<Utc>) -> DateTime<Utc> {
+    let earliest = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let latest = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    time.clamp(earliest, latest)
 }
 
 fn member_cause(users: &Ordered, member: &Member) -> Option<Cause> {
@@ -478,12 +533,15 @@ fn to_json<T: serde::Serialize>(view: &T) -> serde_json::Value {
     serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
 }
 
-/// Sequence the notifications and append them to the outbox.
+/// Sequence the notifications and append them to the outbox, each in a form the relay can
+/// publish (see [`Form`]).
 fn append(
     conn: &mut PgConnection,
+    options: &ReconcileOptions,
     directory_id: Uuid,
     tenant_id: &str,
     bodies: Vec<(Body, Cause)>,
+    form: Form,
 ) -> Result<usize, StoreError> {
     if bodies.is_empty() {
         return Ok(0);
@@ -498,15 +556,32 @@ fn append(
             let sequence = first + i as i64;
             let kind = notification::notification_type(&body).to_string();
             let subject_id = notification::subject(&body).and_then(|s| Uuid::parse_str(s).ok());
+            let occurred_at = match form {
+                Form::Whole => cause.time,
+                Form::Bounded => storable(cause.time),
+            };
             let message = Notification {
                 id: id.to_string(),
                 directory_id: directory_id.to_string(),
                 tenant_id: tenant_id.to_string(),
                 sequence: sequence as u64,
-                occurred_at_micros: roster_events::time_to_micros(cause.time),
+                occurred_at_micros: roster_events::time_to_micros(occurred_at),
                 cause_event_id: cause.event_id.to_string(),
                 body: Some(body),
+                truncated: false,
             };
+            let message = match form {
+                Form::Whole => notification::bounded(message, options.max_notification_bytes),
+                Form::Bounded => notification::ids_only(&message),
+            };
+            if message.truncated {
+                tracing::warn!(
+                    notification.id = %id,
+                    sequence,
+                    notification.r#type = %kind,
+                    "notification too large to publish whole (or refused): sent in its truncated form"
+                );
+            }
             NotificationRow {
                 directory_id,
                 sequence,
@@ -514,7 +589,7 @@ fn append(
                 kind,
                 subject_id,
                 cause_event_id: cause.event_id,
-                occurred_at: cause.time,
+                occurred_at,
                 payload: notification::encode_notification(&message),
             }
         })

@@ -13,6 +13,7 @@ pub mod offsets;
 pub mod outbox;
 pub mod outcomes;
 pub mod pool;
+pub mod rejections;
 #[rustfmt::skip]
 pub mod schema;
 pub mod sql;

@@ -65,10 +65,16 @@ pub struct Unpublished {
 }
 
 /// The oldest notifications not yet published, in `position` order (which is sequence order
-/// within a directory).
-pub fn unpublished(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Unpublished>> {
+/// within a directory), leaving out the directories in `held` (whose publishing is held back
+/// after a failure, so that they do not hold back the others).
+pub fn unpublished(
+    conn: &mut PgConnection,
+    limit: i64,
+    held: &[Uuid],
+) -> QueryResult<Vec<Unpublished>> {
     notifications::table
         .filter(notifications::published_at.is_null())
+        .filter(notifications::directory_id.ne_all(held))
         .order(notifications::position)
         .limit(limit)
         .select((
@@ -104,4 +110,15 @@ pub fn list_after(
         .limit(limit)
         .select(NotificationRow::as_select())
         .load(conn)
+}
+
+/// Replace an unpublished notification's payload with its bounded form (it was too large to
+/// publish), so that the outbox keeps what was published.
+pub fn replace_payload(conn: &mut PgConnection, position: i64, payload: &[u8]) -> QueryResult<()> {
+    diesel::update(notifications::table)
+        .filter(notifications::position.eq(position))
+        .filter(notifications::published_at.is_null())
+        .set(notifications::payload.eq(payload))
+        .execute(conn)
+        .map(drop)
 }

@@ -118,6 +118,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_rejections (topic, kafka_partition, kafka_offset) {
+        topic -> Text,
+        kafka_partition -> Int4,
+        kafka_offset -> Int8,
+        event_id -> Uuid,
+        directory_id -> Uuid,
+        actor -> Text,
+        reason -> Text,
+        rejected_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     scim_tokens (id) {
         id -> Uuid,
         directory_id -> Uuid,
@@ -170,6 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notified_group_members,
     notified_groups,
     notified_users,
+    operator_rejections,
     scim_tokens,
     tenants,
     users,

@@ -1,0 +1,3 @@
+//! The library behind `roster`, the operator CLI: the commands that tests call directly.
+
+pub mod log;
