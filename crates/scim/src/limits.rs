@@ -60,6 +60,11 @@ pub const FOLD_GROWTH: f64 = 1.5;
 /// The largest [`Limits::max_indexed_bytes`] whose folded form still fits an index entry.
 pub const MAX_INDEXABLE_BYTES: usize = (INDEX_ENTRY_BUDGET_BYTES as f64 / FOLD_GROWTH) as usize;
 
+// The default fits, and the largest accepted value fits once folded.
+const _: () = assert!(MAX_INDEXED_BYTES <= MAX_INDEXABLE_BYTES);
+const _: () =
+    assert!((MAX_INDEXABLE_BYTES as f64) * FOLD_GROWTH <= INDEX_ENTRY_BUDGET_BYTES as f64);
+
 /// The limits of one request. The gateway fills them from the `[limits]` settings; the defaults
 /// are the documented ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,8 +349,6 @@ mod tests {
         assert!(worst <= FOLD_GROWTH, "a character grows {worst}× when folded");
         // Final sigma is the only context-dependent mapping; it keeps its length.
         assert_eq!("ΑΣ".to_lowercase().len(), "ΑΣ".len());
-        assert!(MAX_INDEXED_BYTES <= MAX_INDEXABLE_BYTES);
-        assert!((MAX_INDEXABLE_BYTES as f64) * FOLD_GROWTH <= INDEX_ENTRY_BUDGET_BYTES as f64);
     }
 
     #[test]
