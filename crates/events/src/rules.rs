@@ -200,10 +200,21 @@ fn group_rule_at(path: &str, raw: RawGroupRule) -> Result<GroupRule, RulesError>
 }
 
 /// A role name, display name or external id: not empty (nor only white space), at most
-/// [`MAX_NAME_CHARS`] characters.
+/// [`MAX_NAME_CHARS`] characters, no control characters other than tab, LF and CR (Postgres
+/// cannot store U+0000; see [`roster_scim::limits::forbidden_char`]).
 fn check_name(path: &str, value: &str) -> Result<(), RulesError> {
     if value.trim().is_empty() {
         return Err(RulesError::new(path, "must not be empty"));
+    }
+    if let Some(c) = roster_scim::limits::forbidden_char(value) {
+        return Err(RulesError::new(
+            path,
+            format!(
+                "contains {}; control characters other than tab, line feed and carriage return \
+                 are not accepted",
+                roster_scim::limits::describe_char(c)
+            ),
+        ));
     }
     let chars = value.chars().count();
     if chars > MAX_NAME_CHARS {
@@ -654,6 +665,31 @@ mod tests {
         );
         assert_eq!(err(json!({"defaultRole": ""})), "defaultRole: must not be empty");
         assert_eq!(err(json!({"priority": ["a", ""]})), "priority[1]: must not be empty");
+    }
+
+    #[test]
+    fn names_hold_no_control_characters() {
+        let control = "the control character U+0000";
+        for (rules, path) in [
+            (
+                json!({"appRoles": [{"appRole": "a\u{0}", "productRole": "b"}]}),
+                "appRoles[0].appRole",
+            ),
+            (
+                json!({"appRoles": [{"appRole": "a", "productRole": "\u{0}"}]}),
+                "appRoles[0].productRole",
+            ),
+            (json!({"groups": [{"displayName": "G\u{0}", "team": true}]}), "groups[0].displayName"),
+            (json!({"groups": [{"externalId": "\u{0}", "team": true}]}), "groups[0].externalId"),
+            (json!({"defaultRole": "m\u{0}"}), "defaultRole"),
+            (json!({"priority": ["a", "\u{0}b"]}), "priority[1]"),
+        ] {
+            let e = err(rules);
+            assert!(e.starts_with(&format!("{path}: contains {control}")), "{e}");
+        }
+        let e = err(json!({"defaultRole": "bell\u{7}"}));
+        assert!(e.contains("U+0007"), "{e}");
+        MappingRules::parse(&json!({"defaultRole": "tab\there"})).unwrap();
     }
 
     #[test]

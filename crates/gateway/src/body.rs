@@ -24,11 +24,21 @@ pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value,
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::Scim(ScimError::invalid_syntax(format!(
-            "the request body is not valid JSON: {e}"
-        )))
-    })
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Scim(not_json(&e)))
+}
+
+/// `400 invalidSyntax` for a body that is not JSON. An unpaired UTF-16 surrogate (`"\ud800"`,
+/// which no Unicode text holds and Postgres could not store) gets a detail that says so:
+/// serde_json's own ("unexpected end of hex escape") does not.
+fn not_json(error: &serde_json::Error) -> ScimError {
+    let text = error.to_string();
+    let hint = if text.contains("surrogate") || text.contains("hex escape") {
+        " (a \\u escape must name a Unicode character: UTF-16 surrogates \\ud800-\\udfff are \
+         accepted only as a high-low pair)"
+    } else {
+        ""
+    };
+    ScimError::invalid_syntax(format!("the request body is not valid JSON: {text}{hint}"))
 }
 
 pub fn too_large(limit: usize) -> ApiError {

@@ -39,7 +39,11 @@ impl Application {
                 tracing::warn!(%error, "could not ensure the change topic exists");
             }
         });
-        let publisher = Publisher::new(producer, settings.kafka.changes_topic.clone());
+        let publisher = Publisher::new(
+            producer,
+            settings.kafka.changes_topic.clone(),
+            settings.kafka.max_message_bytes,
+        );
 
         let verifier = Arc::new(TokenVerifier::new(
             settings.auth.signing_key.clone(),
@@ -68,7 +72,9 @@ impl Application {
             filter_limits: roster_scim::filter::ParseLimits {
                 max_len: settings.gateway.max_filter_len,
                 max_depth: settings.gateway.max_filter_depth,
+                max_terms: settings.limits.max_filter_terms,
             },
+            limits: settings.limits.request_limits(),
         });
         let verifier = web::Data::from(verifier);
         let admin_key =

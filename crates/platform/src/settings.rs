@@ -22,6 +22,7 @@ pub struct Settings {
     pub projector: ProjectorSettings,
     pub role_mapper: RoleMapperSettings,
     pub telemetry: TelemetrySettings,
+    pub limits: LimitsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +176,44 @@ pub struct RoleMapperSettings {
     pub health_port: u16,
 }
 
+/// What one SCIM request may hold, checked by the gateway before anything is published
+/// (`roster_scim::limits`; docs/limits.md explains each default). Past a limit: 400
+/// `invalidValue` naming the attribute (`invalidFilter` for filters).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsSettings {
+    /// Longest `userName`, `externalId`, `displayName`, email value and group
+    /// `displayName`/`externalId`, in UTF-8 bytes: their case-folded form must fit a btree
+    /// index entry (at most `roster_scim::limits::MAX_INDEXABLE_BYTES`).
+    pub max_indexed_bytes: usize,
+    /// Longest other string, in bytes.
+    pub max_string_bytes: usize,
+    /// Longest attribute name (JSON object key), in bytes.
+    pub max_key_bytes: usize,
+    /// Most values of one multi-valued attribute (any JSON array), members apart.
+    pub max_values: usize,
+    /// Most members in a group POST or PUT, and in all the operations of one PATCH together.
+    pub max_members: usize,
+    /// Most PATCH operations in one request (after path-less values are split).
+    pub max_operations: usize,
+    /// Most comparisons in one `filter` (beside `gateway.max_filter_len` and
+    /// `gateway.max_filter_depth`).
+    pub max_filter_terms: usize,
+}
+
+impl LimitsSettings {
+    /// The limits `roster_scim` checks requests against.
+    pub fn request_limits(&self) -> roster_scim::Limits {
+        roster_scim::Limits {
+            max_indexed_bytes: self.max_indexed_bytes,
+            max_string_bytes: self.max_string_bytes,
+            max_key_bytes: self.max_key_bytes,
+            max_values: self.max_values,
+            max_members: self.max_members,
+            max_operations: self.max_operations,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     /// `pretty` for people, `json` for log pipelines.
@@ -282,6 +321,7 @@ impl Settings {
                 "gateway.max_body_bytes must leave 64 KiB within kafka.max_message_bytes for the event",
             );
         }
+        self.validate_limits()?;
         let key = self.auth.signing_key.expose_secret();
         if key.len() < 32 {
             return invalid("auth.signing_key must be at least 32 bytes");
@@ -305,6 +345,51 @@ impl Settings {
         }
         if !matches!(self.telemetry.format.as_str(), "pretty" | "json") {
             return invalid("telemetry.format must be \"pretty\" or \"json\"");
+        }
+        Ok(())
+    }
+
+    /// `[limits]`: each at least what Entra sends, and indexed values no longer than their
+    /// indexes hold.
+    fn validate_limits(&self) -> Result<(), SettingsError> {
+        let limits = &self.limits;
+        let invalid = |m: String| Err(SettingsError::Invalid(m));
+        let indexable = roster_scim::limits::MAX_INDEXABLE_BYTES;
+        if !(256..=indexable).contains(&limits.max_indexed_bytes) {
+            return invalid(format!(
+                "limits.max_indexed_bytes must be between 256 (Entra's longest displayName is 256 \
+                 characters) and {indexable} (what a btree index entry holds once case-folded)"
+            ));
+        }
+        if limits.max_string_bytes < limits.max_indexed_bytes
+            || limits.max_string_bytes > self.gateway.max_body_bytes
+        {
+            return invalid(
+                "limits.max_string_bytes must be between limits.max_indexed_bytes and \
+                 gateway.max_body_bytes"
+                    .into(),
+            );
+        }
+        if !(128..=limits.max_string_bytes).contains(&limits.max_key_bytes) {
+            return invalid(
+                "limits.max_key_bytes must be at least 128 (extension attribute names are URNs) \
+                 and at most limits.max_string_bytes"
+                    .into(),
+            );
+        }
+        if limits.max_values == 0 || limits.max_members == 0 || limits.max_operations == 0 {
+            return invalid(
+                "limits.max_values, limits.max_members and limits.max_operations must be at \
+                 least 1"
+                    .into(),
+            );
+        }
+        if limits.max_filter_terms < 2 {
+            return invalid(
+                "limits.max_filter_terms must be at least 2 (Entra's emails[type eq \"work\"].value \
+                 eq \"…\" has two)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -374,6 +459,27 @@ mod tests {
         let mut settings = Settings::load_from(&config_dir()).unwrap();
         settings.role_mapper.stuck_after_ms = 10;
         assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn limits_are_validated() {
+        let settings = Settings::load_from(&config_dir()).unwrap();
+        assert_eq!(settings.limits.request_limits(), roster_scim::Limits::default());
+        assert_eq!(settings.limits.max_filter_terms, roster_scim::filter::MAX_FILTER_TERMS);
+        let broken: [fn(&mut LimitsSettings); 7] = [
+            |l| l.max_indexed_bytes = 255,
+            |l| l.max_indexed_bytes = roster_scim::limits::MAX_INDEXABLE_BYTES + 1,
+            |l| l.max_string_bytes = 1000,
+            |l| l.max_key_bytes = 64,
+            |l| l.max_values = 0,
+            |l| l.max_members = 0,
+            |l| l.max_filter_terms = 1,
+        ];
+        for breaking in broken {
+            let mut settings = settings.clone();
+            breaking(&mut settings.limits);
+            assert!(settings.validate().is_err(), "{:?}", settings.limits);
+        }
     }
 
     #[test]

@@ -10,10 +10,17 @@
 //! group `displayName` is required and unique (Entra requires it); `externalId` is listed in both
 //! resource schemas (Entra maps it); `password` is not listed (it is never stored); role and
 //! address elements carry `primary`.
+//!
+//! The limits of requests ([`Limits`]) are advertised where SCIM has a place for them:
+//! `filter.maxResults`, and the descriptions of the attributes they bound in `/Schemas`
+//! (`userName`: "… at most 1024 bytes"). A Roster extension object on the ServiceProviderConfig
+//! would say more, but strict clients refuse one (scim2-models, behind scim2-tester, answers
+//! `extra_forbidden`), so the full table is docs/limits.md.
 
 use serde_json::{Map, Value, json};
 
 use crate::group::GROUP_SCHEMA;
+use crate::limits::Limits;
 use crate::list::ListResponse;
 use crate::user::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
@@ -91,16 +98,19 @@ pub fn resource_types_list(base_url: &str) -> Value {
     list(resource_types(base_url))
 }
 
-/// `/Schemas`: the core User, the enterprise User extension and the core Group schema.
-pub fn schemas(base_url: &str) -> Vec<Value> {
+/// `/Schemas`: the core User, the enterprise User extension and the core Group schema, their
+/// attributes' descriptions saying what `limits` bound them to.
+pub fn schemas(base_url: &str, limits: &Limits) -> Vec<Value> {
     let base = trim(base_url);
     let schema = |id: &str, name: &str, description: &str, attributes: Vec<Attr>| {
+        let mut attributes: Vec<Value> = attributes.iter().map(Attr::to_json).collect();
+        describe_limits(id, &mut attributes, limits);
         json!({
             "schemas": [SCHEMA_SCHEMA],
             "id": id,
             "name": name,
             "description": description,
-            "attributes": attributes.iter().map(Attr::to_json).collect::<Vec<_>>(),
+            "attributes": attributes,
             "meta": {
                 "resourceType": "Schema",
                 "location": format!("{base}/Schemas/{id}"),
@@ -120,15 +130,62 @@ pub fn schemas(base_url: &str) -> Vec<Value> {
 }
 
 /// One schema by URN (any case).
-pub fn schema(base_url: &str, id: &str) -> Option<Value> {
-    schemas(base_url)
+pub fn schema(base_url: &str, id: &str, limits: &Limits) -> Option<Value> {
+    schemas(base_url, limits)
         .into_iter()
         .find(|s| s["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
 }
 
 /// `/Schemas` as a ListResponse.
-pub fn schemas_list(base_url: &str) -> Value {
-    list(schemas(base_url))
+pub fn schemas_list(base_url: &str, limits: &Limits) -> Value {
+    list(schemas(base_url, limits))
+}
+
+/// Appends to the descriptions of the attributes of schema `id` what `limits` bound them to.
+fn describe_limits(id: &str, attributes: &mut [Value], limits: &Limits) {
+    let bytes = format!(
+        "Roster accepts at most {} bytes (UTF-8) here, so that the value fits its index.",
+        limits.max_indexed_bytes
+    );
+    let values = format!("Roster accepts at most {} values in one request.", limits.max_values);
+    let (indexed, emails): (&[&str], bool) = match id {
+        USER_SCHEMA => (&["userName", "externalId", "displayName"], true),
+        GROUP_SCHEMA => (&["displayName", "externalId"], false),
+        _ => (&[], false),
+    };
+    for attribute in attributes.iter_mut() {
+        let name = attribute["name"].as_str().unwrap_or_default().to_string();
+        if indexed.contains(&name.as_str()) {
+            append(attribute, &bytes);
+        }
+        if id == GROUP_SCHEMA && name == "members" {
+            append(
+                attribute,
+                &format!(
+                    "Roster accepts at most {} members in one request (a POST or PUT, or all the \
+                     operations of a PATCH together).",
+                    limits.max_members
+                ),
+            );
+        } else if attribute["multiValued"] == true {
+            append(attribute, &values);
+        }
+        if emails
+            && name == "emails"
+            && let Some(Value::Array(subs)) = attribute.get_mut("subAttributes")
+        {
+            for sub in subs.iter_mut().filter(|s| s["name"] == "value") {
+                append(sub, &bytes);
+            }
+        }
+    }
+}
+
+fn append(attribute: &mut Value, sentence: &str) {
+    if let Some(Value::String(description)) = attribute.get_mut("description") {
+        description.push(' ');
+        description.push_str(sentence);
+    }
 }
 
 fn list(resources: Vec<Value>) -> Value {
@@ -567,7 +624,7 @@ mod tests {
 
     #[test]
     fn schemas_are_well_formed_and_cover_the_model() {
-        let all = schemas(BASE);
+        let all = schemas(BASE, &Limits::default());
         assert_eq!(all.len(), 3);
         for s in &all {
             assert!(no_nulls(s));
@@ -588,19 +645,51 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), count, "{id}: duplicate attribute");
         }
-        covers(&schema(BASE, USER_SCHEMA).unwrap(), tables::USER);
-        covers(&schema(BASE, ENTERPRISE_USER_SCHEMA).unwrap(), tables::ENTERPRISE);
-        covers(&schema(BASE, GROUP_SCHEMA).unwrap(), tables::GROUP);
-        let user = schema(BASE, &USER_SCHEMA.to_uppercase()).unwrap();
+        covers(&schema(BASE, USER_SCHEMA, &Limits::default()).unwrap(), tables::USER);
+        covers(
+            &schema(BASE, ENTERPRISE_USER_SCHEMA, &Limits::default()).unwrap(),
+            tables::ENTERPRISE,
+        );
+        covers(&schema(BASE, GROUP_SCHEMA, &Limits::default()).unwrap(), tables::GROUP);
+        let user = schema(BASE, &USER_SCHEMA.to_uppercase(), &Limits::default()).unwrap();
         let user_name = &user["attributes"][0];
         assert_eq!(user_name["name"], "userName");
         assert_eq!(user_name["required"], true);
         assert_eq!(user_name["uniqueness"], "server");
         assert_eq!(user_name["caseExact"], false);
-        assert!(schema(BASE, "urn:nope").is_none());
-        let list = schemas_list(BASE);
+        assert!(schema(BASE, "urn:nope", &Limits::default()).is_none());
+        let list = schemas_list(BASE, &Limits::default());
         assert_eq!(list["totalResults"], 3);
         assert_eq!(list["Resources"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn schemas_say_what_the_limits_are() {
+        let limits =
+            Limits { max_indexed_bytes: 777, max_values: 55, max_members: 99, ..Limits::default() };
+        let find = |schema_id: &str, name: &str| -> Value {
+            let schema = schema(BASE, schema_id, &limits).unwrap();
+            schema["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let says = |attribute: &Value, text: &str| {
+            let description = attribute["description"].as_str().unwrap();
+            assert!(description.contains(text), "{attribute}");
+        };
+        for name in ["userName", "externalId", "displayName"] {
+            says(&find(USER_SCHEMA, name), "at most 777 bytes");
+        }
+        says(&find(USER_SCHEMA, "emails")["subAttributes"][0], "at most 777 bytes");
+        says(&find(USER_SCHEMA, "roles"), "at most 55 values in one request");
+        says(&find(GROUP_SCHEMA, "displayName"), "at most 777 bytes");
+        says(&find(GROUP_SCHEMA, "members"), "at most 99 members in one request");
+        let title = find(USER_SCHEMA, "title");
+        assert!(!title["description"].as_str().unwrap().contains("Roster accepts"));
     }
 
     #[test]

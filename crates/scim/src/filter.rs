@@ -8,7 +8,9 @@
 //!
 //! - [`Filter::parse`] turns the text of a `filter` query parameter into a [`Filter`] AST, or
 //!   fails with a `400 invalidFilter` [`ScimError`]. It never panics and never recurses without
-//!   bound: input length and nesting depth are limited ([`ParseLimits`]).
+//!   bound: input length, nesting depth and the number of terms are limited ([`ParseLimits`]).
+//!   Values may not hold control characters other than tab, LF and CR
+//!   ([`crate::limits::forbidden_char`]): Postgres could not compare with them.
 //! - `Display` prints the canonical form of a filter, which parses back to the same AST.
 //! - [`Filter::matches`] evaluates a filter against a resource held as JSON, with the
 //!   case-sensitivity of each attribute supplied by an [`AttributeInfo`].
@@ -47,6 +49,9 @@ pub const MAX_FILTER_LEN: usize = 4096;
 /// Deepest nesting accepted by [`Filter::parse`]; see [`ParseLimits::max_depth`].
 pub const MAX_FILTER_DEPTH: usize = 32;
 
+/// Most comparisons accepted by [`Filter::parse`]; see [`ParseLimits::max_terms`].
+pub const MAX_FILTER_TERMS: usize = 100;
+
 /// Limits applied while parsing, so that hostile input costs bounded time and stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseLimits {
@@ -58,11 +63,18 @@ pub struct ParseLimits {
     /// terms it has). So `a eq 1` has depth 0, `a eq 1 and b eq 2` depth 1,
     /// `a eq 1 and (b eq 2 or c eq 3)` depth 3, and 32 nested parentheses depth 32.
     pub max_depth: usize,
+    /// Most terms (comparisons and `pr` tests): each becomes a condition of the SQL statement a
+    /// query is answered with. Entra's `emails[type eq "work"].value eq "x"` has two.
+    pub max_terms: usize,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_len: MAX_FILTER_LEN, max_depth: MAX_FILTER_DEPTH }
+        ParseLimits {
+            max_len: MAX_FILTER_LEN,
+            max_depth: MAX_FILTER_DEPTH,
+            max_terms: MAX_FILTER_TERMS,
+        }
     }
 }
 

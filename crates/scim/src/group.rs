@@ -13,10 +13,13 @@
 //! removal by value list or by `members[value eq "a" or value eq "b"]` removes only those
 //! members (Q3); `replace members` replaces the set, `add members` is a union (Q14).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, CompareOp, Filter};
+use crate::limits::{Budget, Limits, Path};
 use crate::patch::{self, PatchOp, PatchOpKind};
 use crate::schema::{self, GROUP};
 use crate::user::{ENTERPRISE_USER_SCHEMA, Meta};
@@ -118,8 +121,32 @@ impl MemberRef {
 pub struct Group(Map<String, Value>);
 
 impl Group {
+    /// Validates and normalises the body of a POST or PUT as [`Group::from_request`] does, and
+    /// checks it against `limits`: at most [`Limits::max_members`] members (counted as sent,
+    /// duplicates included), member ids and the group's attributes as the walker wants them.
+    pub fn from_request_with(
+        body: Value,
+        limits: &Limits,
+    ) -> Result<(Group, Vec<MemberRef>), ScimError> {
+        if let Value::Object(object) = &body
+            && let Some((_, Value::Array(items))) =
+                object.iter().find(|(k, _)| k.eq_ignore_ascii_case("members"))
+        {
+            limits.check_member_count(items.len())?;
+        }
+        let (group, members) = Group::from_request(body)?;
+        limits.check_group(&group.0)?;
+        let list = Path::Key(&Path::Root, "members");
+        for (index, member) in members.iter().enumerate() {
+            let element = Path::Index(&list, index);
+            limits.check_str(&member.value, &Path::Key(&element, "value"), Budget::Plain)?;
+        }
+        Ok((group, members))
+    }
+
     /// Validates and normalises the body of a POST or PUT: `displayName` is required; members
-    /// are returned separately, de-duplicated, in request order.
+    /// are returned separately, de-duplicated, in request order. No size limits: see
+    /// [`Group::from_request_with`].
     pub fn from_request(body: Value) -> Result<(Group, Vec<MemberRef>), ScimError> {
         let Value::Object(body) = body else {
             return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
@@ -127,6 +154,7 @@ impl Group {
         let mut out = Map::new();
         let mut extensions = Vec::new();
         let mut members: Vec<MemberRef> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for (key, value) in body {
             if value.is_null() {
                 continue;
@@ -138,7 +166,7 @@ impl Group {
                 };
                 for item in items.iter().filter(|v| !v.is_null()) {
                     let member = MemberRef::from_json(item)?;
-                    if !members.iter().any(|m| m.value == member.value) {
+                    if seen.insert(member.value.clone()) {
                         members.push(member);
                     }
                 }
@@ -260,13 +288,17 @@ impl MembershipChange {
     pub fn apply_to(&self, members: &mut Vec<String>) {
         match self {
             MembershipChange::Add(ids) => {
+                let mut present: HashSet<String> = members.iter().cloned().collect();
                 for id in ids {
-                    if !members.contains(id) {
+                    if present.insert(id.clone()) {
                         members.push(id.clone());
                     }
                 }
             }
-            MembershipChange::Remove(ids) => members.retain(|m| !ids.contains(m)),
+            MembershipChange::Remove(ids) => {
+                let gone: HashSet<&String> = ids.iter().collect();
+                members.retain(|m| !gone.contains(m));
+            }
             MembershipChange::RemoveAll => members.clear(),
             MembershipChange::Replace(ids) => {
                 members.clear();
@@ -322,9 +354,10 @@ fn membership_change(op: &PatchOp) -> Result<MembershipChange, ScimError> {
             None => &[],
         };
         let mut out: Vec<String> = Vec::with_capacity(items.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
         for item in items {
             let member = MemberRef::from_json(item)?;
-            if !out.contains(&member.value) {
+            if seen.insert(member.value.clone()) {
                 out.push(member.value);
             }
         }
@@ -338,6 +371,8 @@ fn membership_change(op: &PatchOp) -> Result<MembershipChange, ScimError> {
                     "members can only be removed by value: members[value eq \"id\" or …]",
                 ));
             }
+            let mut seen = HashSet::with_capacity(values.len());
+            values.retain(|id| seen.insert(id.clone()));
             MembershipChange::Remove(values)
         }
         (_, Some(_)) => return Err(invalid_path("add/replace of members takes no filter")),
@@ -350,8 +385,8 @@ fn membership_change(op: &PatchOp) -> Result<MembershipChange, ScimError> {
     })
 }
 
-/// Collects the ids of a filter of the form `value eq "a" or value eq "b" …`; false for any
-/// other filter.
+/// Collects the ids of a filter of the form `value eq "a" or value eq "b" …` (repeated ids
+/// included); false for any other filter.
 fn value_disjunction(filter: &Filter, out: &mut Vec<String>) -> bool {
     match filter {
         Filter::Or(left, right) => value_disjunction(left, out) && value_disjunction(right, out),
@@ -360,9 +395,7 @@ fn value_disjunction(filter: &Filter, out: &mut Vec<String>) -> bool {
                 && path.sub_attr.is_none()
                 && path.attr.eq_ignore_ascii_case("value") =>
         {
-            if !out.contains(id) {
-                out.push(id.clone());
-            }
+            out.push(id.clone());
             true
         }
         _ => false,

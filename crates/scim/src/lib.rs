@@ -8,12 +8,14 @@
 //! - [`select`]: `attributes` / `excludedAttributes`.
 //! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
 //! - [`list`]: the `ListResponse` envelope.
+//! - [`limits`]: what one request may hold (characters, sizes, counts), checked before publishing.
 
 pub mod discovery;
 pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod group;
+pub mod limits;
 pub mod list;
 pub mod patch;
 mod schema;
@@ -21,3 +23,4 @@ pub mod select;
 pub mod user;
 
 pub use error::{ScimError, ScimType};
+pub use limits::Limits;

@@ -83,13 +83,15 @@
 //!   `primary: true`, the one the operation made primary.
 //! - An empty `Operations` list is `400 invalidSyntax` (RFC: "one or more").
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
-use crate::filter::{AttrPath, CompareOp, DefaultAttributeInfo, Filter};
+use crate::filter::{AttrPath, CompValue, CompareOp, DefaultAttributeInfo, Filter};
+use crate::limits::{Budget, Limits, Path};
 use crate::schema::{self, ENTERPRISE, GROUP, Kind, USER};
 use crate::user::{self, ENTERPRISE_USER_SCHEMA, User};
 
@@ -283,6 +285,31 @@ impl PatchOp {
 pub struct PatchRequest;
 
 impl PatchRequest {
+    /// [`PatchRequest::parse`], then the operations checked against `limits` (what the gateway
+    /// does before anything is published): at most [`Limits::max_operations`] operations,
+    /// before and after normalisation; at most [`Limits::max_members`] member values in all;
+    /// paths and values as the walker wants them, with the indexed limit for `userName`,
+    /// `externalId`, `displayName` and `emails`, filter values of value paths included (an
+    /// `add` to `emails[value eq "…"]` creates that value). Errors name the operation's path.
+    pub fn parse_with(body: &Value, limits: &Limits) -> Result<Vec<PatchOp>, ScimError> {
+        if let Some(Value::Array(raw)) = body.as_object().and_then(|b| get(b, "Operations")) {
+            limits.check_operation_count(raw.len())?;
+            for (index, raw) in raw.iter().enumerate() {
+                if let Some(Value::String(path)) = raw.as_object().and_then(|r| get(r, "path")) {
+                    let label = format!("Operations[{index}].path");
+                    limits.check_str(path, &Path::Text(&label), Budget::Plain)?;
+                }
+            }
+        }
+        let ops = PatchRequest::parse(body)?;
+        limits.check_operation_count(ops.len())?;
+        let mut members = 0;
+        for op in &ops {
+            check_op(op, limits, &mut members)?;
+        }
+        Ok(ops)
+    }
+
     /// Validates a PATCH body and returns its operations in canonical form, in request order.
     ///
     /// Errors: a body that is not a PatchOp message is `400 invalidSyntax`; a bad path
@@ -340,6 +367,57 @@ impl PatchRequest {
             out.extend(normalise(PatchOp { op, path, value })?);
         }
         Ok(out)
+    }
+}
+
+/// Checks one canonical operation against `limits`; `members` counts the member values so far.
+fn check_op(op: &PatchOp, limits: &Limits, members: &mut usize) -> Result<(), ScimError> {
+    let Some(path) = &op.path else { return Ok(()) };
+    let text = path.to_string();
+    let label = Path::Text(&text);
+    let attr = &path.attr.attr;
+    let indexed = is(attr, "emails")
+        || (path.attr.urn.is_none()
+            && ["userName", "externalId", "displayName"].iter().any(|a| is(a, attr)));
+    let budget = if indexed { Budget::Indexed } else { Budget::Plain };
+    let is_members = path.attr.urn.is_none() && is(attr, "members");
+    if let Some(filter) = &path.filter {
+        let mut strings = Vec::new();
+        filter_strings(filter, &mut strings);
+        if is_members {
+            *members += strings.len();
+            limits.check_member_count(*members)?;
+        }
+        for s in strings {
+            limits.check_str(s, &label, budget)?;
+        }
+    }
+    let Some(value) = &op.value else { return Ok(()) };
+    if !is_members {
+        return limits.check_value(value, &label, budget);
+    }
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        item => std::slice::from_ref(item),
+    };
+    *members += items.len();
+    limits.check_member_count(*members)?;
+    for (index, item) in items.iter().enumerate() {
+        limits.check_value(item, &Path::Index(&label, index), Budget::Plain)?;
+    }
+    Ok(())
+}
+
+/// The string values a filter compares with.
+fn filter_strings<'f>(filter: &'f Filter, out: &mut Vec<&'f str>) {
+    match filter {
+        Filter::And(left, right) | Filter::Or(left, right) => {
+            filter_strings(left, out);
+            filter_strings(right, out);
+        }
+        Filter::Not(inner) | Filter::ValuePath { filter: inner, .. } => filter_strings(inner, out),
+        Filter::Compare { value: CompValue::String(s), .. } => out.push(s),
+        Filter::Compare { .. } | Filter::Present(_) => {}
     }
 }
 
@@ -724,14 +802,17 @@ fn remove(
         (None, Value::Array(elements)) => match values {
             // Entra: remove only the listed values (Q3).
             Some(Value::Array(listed)) => {
-                elements.retain(|e| !listed.iter().any(|l| same_value(e, l)));
+                let listed: HashSet<String> = listed.iter().filter_map(value_key).collect();
+                elements.retain(|e| value_key(e).is_none_or(|key| !listed.contains(&key)));
             }
             _ => elements.clear(),
         },
         (None, Value::Object(object)) => {
             let listed = values.and_then(Value::as_array);
+            let key = object_value_key(object);
             let matches = listed.is_none_or(|listed| {
-                listed.iter().any(|l| same_value(&Value::Object(object.clone()), l))
+                key.as_ref()
+                    .is_some_and(|key| listed.iter().any(|l| value_key(l).as_ref() == Some(key)))
             });
             if matches {
                 object.clear();
@@ -819,27 +900,50 @@ fn set(
             let mut touched = Vec::new();
             match (op, current) {
                 (PatchOpKind::Add, Value::Array(elements)) => {
+                    // An element with a `value` merges into the first element with the same
+                    // value (case-insensitively); one without is added unless an equal element
+                    // is there. Both are looked up in hash tables, so adding N values to M is
+                    // O(N + M), not O(N × M).
+                    let (mut by_value, mut without_value) = element_index(elements);
                     for item in new {
                         // Only an element this operation makes primary may win over the others.
                         let primary = is_primary(&item);
-                        match elements.iter().position(|e| same_value(e, &item)) {
-                            Some(i) => {
-                                if let (Some(Value::Object(e)), Value::Object(item)) =
-                                    (elements.get_mut(i), item)
-                                {
-                                    merge(e, item);
-                                }
-                                if primary {
-                                    touched.push(i);
-                                }
+                        let key = value_key(&item);
+                        if let Some(i) = key.as_ref().and_then(|key| by_value.get(key).copied()) {
+                            let mut rekeyed = false;
+                            if let (Some(Value::Object(e)), Value::Object(item)) =
+                                (elements.get_mut(i), item)
+                            {
+                                merge(e, item);
+                                // The merged `value` folds as before, unless the item spelt
+                                // `value` twice in different cases: then index again.
+                                rekeyed = object_value_key(e) != key;
                             }
-                            None if elements.contains(&item) => {}
+                            if rekeyed {
+                                (by_value, without_value) = element_index(elements);
+                            }
+                            if primary {
+                                touched.push(i);
+                            }
+                            continue;
+                        }
+                        let i = elements.len();
+                        match key {
+                            Some(key) => {
+                                by_value.insert(key, i);
+                            }
+                            // An element without a value is only ever equal to another one
+                            // without a value, and those are never merged into, so the set
+                            // stays right.
                             None => {
-                                elements.push(item);
-                                if primary {
-                                    touched.push(elements.len() - 1);
+                                if !without_value.insert(canonical_json(&item)) {
+                                    continue;
                                 }
                             }
+                        }
+                        elements.push(item);
+                        if primary {
+                            touched.push(i);
                         }
                     }
                     single_primary(elements, &touched);
@@ -1003,25 +1107,82 @@ fn element_matches(attr: &str, filter: &Filter, element: &Value) -> bool {
     value_path.matches(&Value::Object(wrapper), &DefaultAttributeInfo)
 }
 
-/// Whether two elements have the same `value` (case-insensitively).
-fn same_value(a: &Value, b: &Value) -> bool {
-    let value = |v: &Value| match v {
-        Value::Object(map) => map
-            .iter()
-            .find(|(k, _)| is(k, "value"))
-            .and_then(|(_, v)| v.as_str().map(str::to_owned)),
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    };
-    match (value(a), value(b)) {
-        (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
-        _ => false,
+/// The elements of a multi-valued attribute by [`value_key`] (the first index of each key), and
+/// the [`canonical_json`] of those without one.
+fn element_index(elements: &[Value]) -> (HashMap<String, usize>, HashSet<String>) {
+    let mut by_value: HashMap<String, usize> = HashMap::with_capacity(elements.len());
+    let mut without_value: HashSet<String> = HashSet::new();
+    for (i, e) in elements.iter().enumerate() {
+        match value_key(e) {
+            Some(key) => {
+                by_value.entry(key).or_insert(i);
+            }
+            None => {
+                without_value.insert(canonical_json(e));
+            }
+        }
     }
+    (by_value, without_value)
+}
+
+/// What elements of a multi-valued attribute are compared by: the `value` sub-attribute (the
+/// first key equal to `value` ignoring ASCII case) when it is a string, or the element itself
+/// when it is a string, case-folded. Two elements have the same value when both have a key and
+/// the keys are equal.
+fn value_key(element: &Value) -> Option<String> {
+    match element {
+        Value::Object(map) => object_value_key(map),
+        Value::String(s) => Some(s.to_lowercase()),
+        _ => None,
+    }
+}
+
+fn object_value_key(map: &Map<String, Value>) -> Option<String> {
+    map.iter().find(|(k, _)| is(k, "value")).and_then(|(_, v)| v.as_str()).map(str::to_lowercase)
+}
+
+/// A text that two JSON values share exactly when they are equal (`==`): object keys sorted
+/// (key order does not make maps unequal), and `-0.0` written as `0.0` (they are equal).
+fn canonical_json(value: &Value) -> String {
+    fn write(out: &mut String, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    write(out, value);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(out, item);
+                }
+                out.push(']');
+            }
+            Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => out.push_str("0.0"),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, value);
+    out
 }
 
 /// At most one element may be `primary: true` (RFC 7643 §2.4): the last of `preferred` that is
 /// primary wins, else the first primary element.
 fn single_primary(elements: &mut [Value], preferred: &[usize]) {
+    // In increasing order, so membership is a binary search.
     let primaries: Vec<usize> =
         elements.iter().enumerate().filter(|(_, e)| is_primary(e)).map(|(i, _)| i).collect();
     if primaries.len() <= 1 {
@@ -1030,7 +1191,7 @@ fn single_primary(elements: &mut [Value], preferred: &[usize]) {
     let winner = preferred
         .iter()
         .rev()
-        .find(|i| primaries.contains(i))
+        .find(|i| primaries.binary_search(i).is_ok())
         .or_else(|| primaries.first())
         .copied();
     for i in primaries {

@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use crate::ScimError;
+use crate::limits::Limits;
 use crate::schema::{self, ENTERPRISE, Kind, USER as CORE};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -42,7 +43,16 @@ pub struct Meta {
 }
 
 impl User {
-    /// Validate and normalise the body of a POST or PUT.
+    /// Validate and normalise the body of a POST or PUT, then check the result against
+    /// `limits` (what the gateway does before anything is published).
+    pub fn from_request_with(body: Value, limits: &Limits) -> Result<User, ScimError> {
+        let user = User::from_request(body)?;
+        limits.check_user(&user.0)?;
+        Ok(user)
+    }
+
+    /// Validate and normalise the body of a POST or PUT (or the result of a PATCH), without
+    /// size limits: see [`User::from_request_with`].
     pub fn from_request(body: Value) -> Result<User, ScimError> {
         let Value::Object(body) = body else {
             return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
@@ -53,7 +63,7 @@ impl User {
             if value.is_null() || IGNORED.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
                 continue;
             }
-            if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+            if key.len() > 4 && schema::starts_with_urn(&key) {
                 // An extension object (enterprise or custom), listed in `schemas` or not (Q13).
                 let Value::Object(ext) = value else {
                     return Err(ScimError::invalid_value(format!(
@@ -535,6 +545,35 @@ mod tests {
                 {"value": "{not json"}
             ])
         );
+    }
+
+    #[test]
+    fn attribute_names_of_any_script_are_kept_not_sliced() {
+        // `key[..4]` inside a multi-byte character used to panic.
+        for key in ["日本語", "日", "ürn:x", "urn日本:x", "ab\u{e9}"] {
+            let user = User::from_request(json!({"userName": "u", key: "v"})).unwrap();
+            assert_eq!(user.as_json()[key], "v", "{key}");
+        }
+        let user =
+            User::from_request(json!({"userName": "u", "urn:日本:2.0:User": {"x": 1}})).unwrap();
+        assert_eq!(user.as_json()["schemas"][1], "urn:日本:2.0:User");
+    }
+
+    #[test]
+    fn limits_apply_to_the_canonical_user() {
+        let limits = Limits::default();
+        let err = User::from_request_with(json!({"USERNAME": "a\u{0}b"}), &limits).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+        assert!(err.detail.starts_with("userName contains the control character U+0000"));
+        // Roles unwrapped from JSON in a string are checked as unwrapped.
+        let err = User::from_request_with(
+            json!({"userName": "u", "roles": [{"value": "{\"value\":\"a\\u0000\"}"}]}),
+            &limits,
+        )
+        .unwrap_err();
+        assert!(err.detail.starts_with("roles[0].value contains"), "{}", err.detail);
+        let user = User::from_request_with(entra_create(), &limits).unwrap();
+        assert_eq!(user, User::from_request(entra_create()).unwrap());
     }
 
     #[test]

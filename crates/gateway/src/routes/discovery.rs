@@ -38,7 +38,7 @@ pub async fn resource_type(
 
 pub async fn schemas(principal: Principal, state: web::Data<AppState>) -> HttpResponse {
     let root = state.scim_root(principal.directory_id);
-    scim_json(StatusCode::OK, &discovery::schemas_list(&root))
+    scim_json(StatusCode::OK, &discovery::schemas_list(&root, &state.limits))
 }
 
 pub async fn schema(
@@ -47,7 +47,7 @@ pub async fn schema(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.scim_root(principal.directory_id);
-    discovery::schema(&root, &path.1)
+    discovery::schema(&root, &path.1, &state.limits)
         .map(|doc| scim_json(StatusCode::OK, &doc))
         .ok_or_else(|| ApiError::Scim(ScimError::not_found("no such schema")))
 }

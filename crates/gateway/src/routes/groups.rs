@@ -40,7 +40,8 @@ pub async fn create(
     payload: web::Payload,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (group, members) = Group::from_request(read_json(payload, state.max_body_bytes).await?)?;
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let (group, members) = Group::from_request_with(body, &state.limits)?;
     let change = Change::CreateGroup(CreateGroup {
         id: Uuid::new_v4().to_string(),
         resource_json: group.as_json().to_string(),
@@ -59,7 +60,8 @@ pub async fn replace(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path.1)?;
-    let (group, members) = Group::from_request(read_json(payload, state.max_body_bytes).await?)?;
+    let body = read_json(payload, state.max_body_bytes).await?;
+    let (group, members) = Group::from_request_with(body, &state.limits)?;
     let change = Change::ReplaceGroup(ReplaceGroup {
         id: id.to_string(),
         resource_json: group.as_json().to_string(),
@@ -80,7 +82,7 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
-    let ops = PatchRequest::parse(&body)?;
+    let ops = PatchRequest::parse_with(&body, &state.limits)?;
     // Reject what the projector would reject, before it goes into the log.
     roster_scim::group::split_group_ops(&ops)?;
     let operations = ops.iter().map(event_operation).collect();

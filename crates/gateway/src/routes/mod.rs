@@ -35,6 +35,8 @@ pub struct AppState {
     pub max_page_size: u32,
     /// Limits of `filter` parameters.
     pub filter_limits: roster_scim::filter::ParseLimits,
+    /// What one request may hold (`[limits]`), checked before anything is published.
+    pub limits: roster_scim::Limits,
 }
 
 impl AppState {

@@ -33,7 +33,7 @@ pub async fn create(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(payload, state.max_body_bytes).await?;
-    let user = User::from_request(body)?;
+    let user = User::from_request_with(body, &state.limits)?;
     let id = Uuid::new_v4();
     let change = Change::CreateUser(CreateUser {
         id: id.to_string(),
@@ -53,7 +53,7 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
-    let user = User::from_request(body)?;
+    let user = User::from_request_with(body, &state.limits)?;
     let change = Change::ReplaceUser(ReplaceUser {
         id: id.to_string(),
         resource_json: user.as_json().to_string(),
@@ -74,7 +74,8 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
-    let operations = PatchRequest::parse(&body)?.iter().map(event_operation).collect();
+    let operations =
+        PatchRequest::parse_with(&body, &state.limits)?.iter().map(event_operation).collect();
     let change =
         Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;

@@ -36,7 +36,7 @@ pub(super) fn parse(input: &str, limits: &ParseLimits) -> Result<Filter, ScimErr
     if input.trim_ascii().is_empty() {
         return Err(ScimError::invalid_filter("filter is empty"));
     }
-    let mut parser = Parser { input, pos: 0, limits: *limits, open_groups: 0 };
+    let mut parser = Parser { input, pos: 0, limits: *limits, open_groups: 0, terms: 0 };
     let (filter, _depth) = parser.or_expr(false)?;
     parser.skip_ws();
     if parser.peek().is_some() {
@@ -58,6 +58,8 @@ struct Parser<'a> {
     limits: ParseLimits,
     /// How many `(`, `not (` and `[` groups enclose the current position.
     open_groups: usize,
+    /// How many terms (comparisons and `pr` tests) have been read.
+    terms: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -195,6 +197,12 @@ impl<'a> Parser<'a> {
                 self.error(format!("expected an operator after {path}, found {}", self.found()))
             );
         }
+        self.terms += 1;
+        if self.terms > self.limits.max_terms {
+            return Err(
+                self.error(format!("filter has more than {} comparisons", self.limits.max_terms))
+            );
+        }
         let op_start = self.pos;
         let word = self.word();
         if word.eq_ignore_ascii_case("pr") {
@@ -213,6 +221,18 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let value_start = self.pos;
         let value = self.value()?;
+        if let CompValue::String(s) = &value
+            && let Some(c) = crate::limits::forbidden_char(s)
+        {
+            return Err(self.error_at(
+                value_start,
+                format!(
+                    "the value compared with {path} contains {}; control characters other than \
+                     tab, line feed and carriage return are not accepted",
+                    crate::limits::describe_char(c)
+                ),
+            ));
+        }
         if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
             return Err(self.error_at(value_start, format!("{op} cannot compare with {value}")));
         }

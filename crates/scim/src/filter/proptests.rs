@@ -35,7 +35,10 @@ pub(crate) fn attr_path() -> impl Strategy<Value = AttrPath> {
 
 fn comp_value() -> impl Strategy<Value = CompValue> {
     prop_oneof![
-        4 => any::<String>().prop_map(CompValue::String),
+        // Control characters other than tab, LF and CR are refused (another property shows it).
+        4 => any::<String>().prop_map(|s| CompValue::String(
+            s.chars().filter(|&c| c >= ' ' || matches!(c, '\t' | '\n' | '\r')).collect()
+        )),
         1 => "[ -~]{0,12}".prop_map(CompValue::String),
         1 => any::<i64>().prop_map(|n| CompValue::Number(Number::from(n))),
         1 => any::<u64>().prop_map(|n| CompValue::Number(Number::from(n))),

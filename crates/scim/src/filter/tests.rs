@@ -531,14 +531,62 @@ fn nesting_up_to_the_limit_is_accepted_and_beyond_rejected() {
 #[test]
 fn and_or_chains_count_one_level_each() {
     let three = "a eq 1 and (b eq 2 or c eq 3)";
-    reject_with(three, &ParseLimits { max_len: 100, max_depth: 2 });
-    assert!(Filter::parse_with(three, &ParseLimits { max_len: 100, max_depth: 3 }).is_ok());
+    reject_with(three, &ParseLimits { max_len: 100, max_depth: 2, ..ParseLimits::default() });
+    assert!(
+        Filter::parse_with(
+            three,
+            &ParseLimits { max_len: 100, max_depth: 3, ..ParseLimits::default() }
+        )
+        .is_ok()
+    );
     // A long flat chain is one level, whatever its length.
     let chain = vec![r#"members.value eq "x""#; 150].join(" or ");
     assert!(chain.len() < MAX_FILTER_LEN);
-    assert!(Filter::parse_with(&chain, &ParseLimits { max_len: 4096, max_depth: 1 }).is_ok());
-    reject_with("a pr and b pr", &ParseLimits { max_len: 100, max_depth: 0 });
-    assert!(Filter::parse_with("a pr", &ParseLimits { max_len: 100, max_depth: 0 }).is_ok());
+    assert!(
+        Filter::parse_with(&chain, &ParseLimits { max_len: 4096, max_depth: 1, max_terms: 1000 })
+            .is_ok()
+    );
+    reject_with(
+        "a pr and b pr",
+        &ParseLimits { max_len: 100, max_depth: 0, ..ParseLimits::default() },
+    );
+    assert!(
+        Filter::parse_with(
+            "a pr",
+            &ParseLimits { max_len: 100, max_depth: 0, ..ParseLimits::default() }
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn the_number_of_terms_is_limited() {
+    let chain = |n: usize| vec![r#"id eq "x""#; n].join(" or ");
+    parse(&chain(MAX_FILTER_TERMS));
+    let detail = reject(&chain(MAX_FILTER_TERMS + 1));
+    assert!(detail.contains("more than 100 comparisons"), "{detail}");
+    // `pr` tests and the comparisons inside value paths count too.
+    let limits = ParseLimits { max_terms: 2, ..ParseLimits::default() };
+    assert!(Filter::parse_with(r#"emails[type eq "work"].value eq "x""#, &limits).is_ok());
+    reject_with(r#"emails[type eq "work"].value eq "x" and a pr"#, &limits);
+    reject_with("a pr and b pr and c pr", &limits);
+}
+
+#[test]
+fn control_characters_in_values_are_refused() {
+    for input in [
+        "userName eq \"a\u{0}b\"",
+        r#"userName eq "a\u0000b""#,
+        r#"userName eq "\u0007""#,
+        "userName eq bare\u{0}word",
+        r#"emails[value eq "\u0001"]"#,
+    ] {
+        let detail = reject(input);
+        assert!(detail.contains("control character"), "{input:?}: {detail}");
+    }
+    // Tab, line feed and carriage return are text; DEL is accepted.
+    parse(r#"userName eq "a\tb\nc\rd""#);
+    parse("userName eq \"\u{7f}\"");
 }
 
 #[test]
@@ -550,7 +598,7 @@ fn very_deep_input_is_an_error_not_a_stack_overflow() {
         format!("emails[{}", "(".repeat(10_000)),
     ] {
         let detail =
-            reject_with(&input, &ParseLimits { max_len: 1_000_000, max_depth: MAX_FILTER_DEPTH });
+            reject_with(&input, &ParseLimits { max_len: 1_000_000, ..ParseLimits::default() });
         assert!(detail.contains("nested"), "{detail}");
         // With the default length limit it is rejected even earlier.
         reject(&input);
@@ -573,7 +621,10 @@ fn length_is_limited_in_characters() {
     parse(&with_len(MAX_FILTER_LEN, '日'));
     reject(&with_len(MAX_FILTER_LEN + 1, '日'));
     reject(&"x".repeat(1_000_000));
-    assert_eq!(ParseLimits::default(), ParseLimits { max_len: 4096, max_depth: 32 });
+    assert_eq!(
+        ParseLimits::default(),
+        ParseLimits { max_len: 4096, max_depth: 32, max_terms: MAX_FILTER_TERMS }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,7 +646,7 @@ fn display_is_canonical() {
         ("a eq TRUE", "a eq true"),
         ("a ne null", "a ne null"),
         ("a gt 1.50", "a gt 1.5"),
-        (r#"a eq "\u0001\"\\/""#, r#"a eq "\u0001\"\\/""#),
+        (r#"a eq "\u0009\"\\/""#, r#"a eq "\t\"\\/""#),
         (r#"emails[type eq "work"]"#, r#"emails[type eq "work"]"#),
     ];
     for (input, canonical) in cases {

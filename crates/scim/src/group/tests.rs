@@ -310,6 +310,53 @@ fn group_patch_errors() {
     }
 }
 
+#[test]
+fn limits_apply_to_groups_and_their_members() {
+    let limits = crate::Limits::default();
+    let reject = |body: Value, named: &str| {
+        let error = Group::from_request_with(body.clone(), &limits).unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{body}");
+        assert!(error.detail.contains(named), "{body}: {}", error.detail);
+    };
+    reject(json!({"displayName": "G\u{0}"}), "displayName contains the control character U+0000");
+    reject(json!({"displayName": "x".repeat(1025)}), "displayName is 1025 bytes long");
+    reject(json!({"displayName": "G", "externalId": "x".repeat(1025)}), "externalId is 1025");
+    reject(json!({"displayName": "G", "members": [{"value": "a\u{1}"}]}), "members[0].value");
+    let members =
+        |n: usize| -> Vec<Value> { (0..n).map(|i| json!({"value": format!("m{i}")})).collect() };
+    // Counted as sent: 10,001 values, duplicates included, are too many.
+    let mut many = members(10_000);
+    many.push(json!({"value": "m0"}));
+    reject(json!({"displayName": "G", "members": many}), "names 10001 members");
+    let (_, kept) =
+        Group::from_request_with(json!({"displayName": "G", "members": members(10_000)}), &limits)
+            .unwrap();
+    assert_eq!(kept.len(), 10_000);
+    assert_eq!(kept[9_999].value, "m9999");
+}
+
+#[test]
+fn ten_thousand_members_are_deduplicated_in_linear_time_and_order() {
+    let mut values: Vec<Value> = (0..10_000).map(|i| json!({"value": format!("m{i}")})).collect();
+    values.extend((0..10_000).rev().map(|i| json!(format!("m{i}"))));
+    let (_, members) =
+        Group::from_request(json!({"displayName": "G", "members": values.clone()})).unwrap();
+    let expected: Vec<String> = (0..10_000).map(|i| format!("m{i}")).collect();
+    assert_eq!(members.iter().map(|m| m.value.clone()).collect::<Vec<_>>(), expected);
+    let (_, changes) = split(ops(json!([
+        {"op": "add", "path": "members", "value": values.clone()},
+        {"op": "remove", "path": "members", "value": values[..5_000].to_vec()}
+    ])));
+    assert_eq!(changes[0], MembershipChange::Add(expected.clone()));
+    let mut current = vec!["m9999".to_string(), "other".to_string()];
+    for change in &changes {
+        change.apply_to(&mut current);
+    }
+    let mut after: Vec<String> = vec!["m9999".to_string(), "other".to_string()];
+    after.extend((0..9_999).filter(|i| *i >= 5_000).map(|i| format!("m{i}")));
+    assert_eq!(current, after);
+}
+
 mod properties {
     use proptest::prelude::*;
 

@@ -809,6 +809,164 @@ fn remove_of_a_missing_attribute_is_a_no_op() {
     assert_eq!(before, after);
 }
 
+#[test]
+fn ten_thousand_values_are_added_and_removed_by_value_in_linear_time() {
+    // Adding N values to M is hash lookups, not N × M comparisons: 10,000 into 10,000 (half of
+    // them already there in another case) would be 10⁸ case-folded comparisons otherwise.
+    let emails = |range: std::ops::Range<usize>, upper: bool| -> Vec<Value> {
+        range
+            .map(|i| {
+                let value = format!("user{i}@contoso.com");
+                json!({"value": if upper { value.to_uppercase() } else { value }, "type": "work"})
+            })
+            .collect()
+    };
+    let user =
+        User::from_request(json!({"userName": "u", "emails": emails(0..10_000, false)})).unwrap();
+    let add = PatchOp::new(
+        PatchOpKind::Add,
+        Some(PatchPath::parse("emails").unwrap()),
+        Some(Value::Array(emails(5_000..15_000, true))),
+    );
+    let added = apply_to_user(&user, &[add]).unwrap().into_json();
+    let added = added["emails"].as_array().unwrap();
+    assert_eq!(added.len(), 15_000, "5,000 merged case-insensitively, 5,000 appended");
+    // A merged element keeps its place and takes the added spelling.
+    assert_eq!(added[4_999]["value"], "user4999@contoso.com");
+    assert_eq!(added[5_000]["value"], "USER5000@CONTOSO.COM");
+    assert_eq!(added[10_000]["value"], "USER10000@CONTOSO.COM");
+    assert_eq!(added[14_999]["value"], "USER14999@CONTOSO.COM");
+
+    let user = User::from_request(json!({"userName": "u", "emails": added})).unwrap();
+    // Remove every odd one, listed in lower case: the order of those kept is unchanged.
+    let listed: Vec<Value> = (0..15_000)
+        .filter(|i| i % 2 == 1)
+        .map(|i| json!({"value": format!("user{i}@contoso.com")}))
+        .collect();
+    let remove = PatchOp::new(
+        PatchOpKind::Remove,
+        Some(PatchPath::parse("emails").unwrap()),
+        Some(Value::Array(listed)),
+    );
+    let kept = apply_to_user(&user, &[remove]).unwrap().into_json();
+    let kept: Vec<String> = kept["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap().to_lowercase())
+        .collect();
+    let expected: Vec<String> =
+        (0..15_000).filter(|i| i % 2 == 0).map(|i| format!("user{i}@contoso.com")).collect();
+    assert_eq!(kept, expected);
+}
+
+#[test]
+fn adding_elements_without_value_dedups_equal_ones_whatever_their_key_order() {
+    let user = patch(
+        json!({"userName": "u", "addresses": [{"type": "work", "locality": "Oslo"}]}),
+        ops(json!([{"op": "add", "path": "addresses", "value": [
+            {"locality": "Oslo", "type": "work"},
+            {"locality": "Bergen", "type": "home"},
+            {"type": "home", "locality": "Bergen"}
+        ]}])),
+    );
+    assert_eq!(
+        user["addresses"],
+        json!([{"type": "work", "locality": "Oslo"}, {"locality": "Bergen", "type": "home"}])
+    );
+    // Many primaries: one stays, the last the operation made primary.
+    let many: Vec<Value> =
+        (0..2_000).map(|i| json!({"value": format!("r{i}"), "primary": true})).collect();
+    let user = patch(
+        json!({"userName": "u"}),
+        ops(json!([{"op": "add", "path": "roles", "value": many}])),
+    );
+    let primaries: Vec<&Value> =
+        user["roles"].as_array().unwrap().iter().filter(|r| r["primary"] == true).collect();
+    assert_eq!(primaries, vec![&json!({"value": "r1999", "primary": true})]);
+}
+
+#[test]
+fn an_item_spelling_value_twice_is_merged_as_before() {
+    // `{"value": "a", "VALUE": "b"}` merges into the element valued "a" and leaves it valued
+    // "b"; a later item valued "b" then merges into that same element.
+    let user = patch(
+        json!({"userName": "u", "emails": [{"value": "a"}, {"value": "b", "type": "x"}]}),
+        ops(json!([{"op": "add", "path": "emails", "value": [
+            {"value": "a", "VALUE": "b"},
+            {"value": "B", "display": "d"}
+        ]}])),
+    );
+    assert_eq!(
+        user["emails"],
+        json!([{"value": "B", "display": "d"}, {"value": "b", "type": "x"}])
+    );
+}
+
+#[test]
+fn limits_are_checked_on_canonical_operations() {
+    let limits = Limits::default();
+    let parse = |operations: Value| PatchRequest::parse_with(&ops(operations), &limits);
+    let rejects = |operations: Value, named: &str| {
+        let error = parse(operations.clone()).unwrap_err();
+        assert_scim_type(&error, ScimType::InvalidValue);
+        assert!(error.detail.contains(named), "{operations}: {}", error.detail);
+    };
+    parse(json!([{"op": "replace", "path": "displayName", "value": "x".repeat(1024)}])).unwrap();
+    rejects(
+        json!([{"op": "replace", "path": "displayName", "value": "x".repeat(1025)}]),
+        "displayName is 1025 bytes long",
+    );
+    rejects(json!([{"op": "replace", "value": {"userName": "a\u{0}"}}]), "userName contains");
+    rejects(
+        json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "x".repeat(1025)}]),
+        "emails[type eq \"work\"].value is 1025 bytes",
+    );
+    // The filter of a value path creates the element it does not find.
+    rejects(
+        json!([{"op": "add", "path": format!("emails[value eq \"{}\"].type", "x".repeat(1025)), "value": "work"}]),
+        "is 1025 bytes long",
+    );
+    rejects(
+        json!([{"op": "add", "value": {"urn:x:CustomExt:2.0:User": {"costCenter": "\u{0}"}}}]),
+        "urn:x:CustomExt:2.0:User:costCenter contains the control character U+0000",
+    );
+    rejects(
+        json!([{"op": "add", "path": "title\u{0}", "value": "x"}]),
+        "Operations[0].path contains",
+    );
+    rejects(
+        json!([{"op": "add", "path": "name", "value": {"giv\u{1}en": "x"}}]),
+        "the attribute name name.giv",
+    );
+    rejects(
+        json!([{"op": "add", "path": "roles", "value": vec![json!({"value": "r"}); 1001]}]),
+        "roles has 1001 values",
+    );
+    // Operations, before and after a path-less value is split.
+    let one = json!({"op": "replace", "path": "title", "value": "t"});
+    parse(Value::Array(vec![one.clone(); 1000])).unwrap();
+    rejects(Value::Array(vec![one; 1001]), "the PATCH has 1001 operations");
+    let wide: Map<String, Value> = (0..1001).map(|i| (format!("x{i}"), json!("v"))).collect();
+    rejects(json!([{"op": "replace", "value": wide}]), "the PATCH has 1001 operations");
+    // Members, summed over the operations; other values of a member operation are checked.
+    let members =
+        |n: usize| -> Value { (0..n).map(|i| json!({"value": format!("m{i}")})).collect() };
+    parse(json!([{"op": "add", "path": "members", "value": members(10_000)}])).unwrap();
+    rejects(
+        json!([
+            {"op": "add", "path": "members", "value": members(6_000)},
+            {"op": "remove", "path": "members", "value": members(4_000)},
+            {"op": "remove", "path": "members[value eq \"a\"]"}
+        ]),
+        "the request names 10001 members",
+    );
+    rejects(
+        json!([{"op": "add", "path": "members", "value": [{"value": "a\u{0}"}]}]),
+        "members[0].value contains",
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // properties
 
