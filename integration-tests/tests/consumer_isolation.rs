@@ -426,21 +426,31 @@ async fn sequences(app: &TestApp, directory_id: Uuid, count: usize) -> Vec<Value
 /// form, on Kafka and in the outbox, and the sequence has no gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_too_large_is_sent_truncated_and_the_sequence_has_no_gap() {
-    let mut app = TestApp::spawn().await;
+    // A smaller broker limit than the default, so that a title the gateway accepts (at most
+    // limits.max_string_bytes) makes a notification too large for the topic.
+    let mut app = TestApp::spawn_with(|s| {
+        s.gateway.max_body_bytes = 100_000;
+        s.kafka.max_message_bytes = 200_000;
+    })
+    .await;
     app.start_role_mapper().await;
     let mut user = entra_user("large");
-    user["title"] = json!(random_text(300_000));
+    user["title"] = json!(random_text(60_000));
     let response = app.post_user(&user).await;
     assert_eq!(response.status(), 201);
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    // user.updated would carry the title four times: the user, its resource, and the change's
-    // previous and current values, past the 1,000,000 bytes of kafka.max_message_bytes.
+    // The role-mapper is level-triggered: it notifies the state it finds, so each change waits
+    // for the notification of the one before (else one user.provisioned could carry all three).
+    app.await_notifications(app.directory_id, 1).await;
+    // user.updated would carry a title four times: the user, its resource, and the change's
+    // previous and current values, past the 200,000 bytes of kafka.max_message_bytes.
     let patch = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "title", "value": random_text(300_000)}]
+        "Operations": [{"op": "replace", "path": "title", "value": random_text(60_000)}]
     });
     let response = app.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
     assert_eq!(response.status(), 200);
+    app.await_notifications(app.directory_id, 2).await;
     let patch = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Small again"}]
