@@ -42,6 +42,8 @@ pub fn test_settings() -> Settings {
     settings.kafka.role_mapper_group = format!("test.{id}.role-mapper");
     settings.role_mapper.relay_poll_ms = 100;
     settings.kafka.partitions = 2;
+    // Tests produce events past the gateway (no wake-up): parked consumers look every second.
+    settings.kafka.idle_park_max_ms = 1000;
     settings.kafka.message_timeout_ms = 10_000;
     settings.gateway.port = 0;
     settings.gateway.workers = 2;

@@ -12,6 +12,7 @@ mod filter_sql;
 mod groups;
 mod hostile_input;
 mod migrations;
+mod parking;
 mod patch_roundtrip;
 mod role_mapper_crash;
 mod role_mapping;

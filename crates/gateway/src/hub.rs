@@ -3,15 +3,19 @@
 //!
 //! A request registers its event id *before* publishing, so the notification cannot arrive
 //! first. libpq's notification API is non-blocking, so the hub runs on its own thread and polls:
-//! every millisecond while requests wait, every 50 ms when idle (token revocations still need
-//! prompt handling then), and a request registering while the hub idles wakes it at once. After every (re)connection it looks up the outcomes of all waiting
-//! requests, so a notification sent while it was disconnected is never lost.
+//! every millisecond while requests wait, every 200 ms when idle (token revocations still need
+//! prompt handling then), and a request registering while the hub idles wakes it at once.
+//! After every (re)connection it looks up the outcomes of all waiting requests, so a
+//! notification sent while it was disconnected is never lost.
+//!
+//! The same connection sends the wake-ups of parked consumers ([`OutcomeHub::wake_consumers`],
+//! `roster_store::wake`) after an event is acknowledged.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::{JoinHandle, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use roster_store::control::TOKENS_REVOKED_CHANNEL;
@@ -20,8 +24,10 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 const BUSY_POLL: Duration = Duration::from_millis(1);
-const IDLE_POLL: Duration = Duration::from_millis(50);
+const IDLE_POLL: Duration = Duration::from_millis(200);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// At most one wake-up of the consumers this often: consumers stay awake long after one.
+const WAKE_EVERY: Duration = Duration::from_millis(10);
 
 type RevokedCallback = Arc<dyn Fn(Uuid) + Send + Sync>;
 
@@ -38,6 +44,8 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The hub's thread, to wake it from its idle wait when a request registers.
     waker: OnceLock<Thread>,
+    /// An event was acknowledged since the last wake-up sent to the consumers.
+    wake_consumers: AtomicBool,
 }
 
 /// A registered wait; dropping it unregisters.
@@ -57,6 +65,7 @@ impl OutcomeHub {
                 connected: AtomicBool::new(false),
                 thread: Mutex::new(None),
                 waker: OnceLock::new(),
+                wake_consumers: AtomicBool::new(false),
             }),
         };
         let worker = hub.clone();
@@ -90,6 +99,17 @@ impl OutcomeHub {
             thread.unpark();
         }
         Waiter { event_id, receiver: Some(receiver), hub: self.clone() }
+    }
+
+    /// Tell parked consumers that the log has a new event (`NOTIFY roster_changes`, sent by the
+    /// hub's thread on its own connection within a millisecond or so, at most one per
+    /// [`WAKE_EVERY`]). Call after the broker acknowledged the event.
+    pub fn wake_consumers(&self) {
+        if !self.inner.wake_consumers.swap(true, Ordering::SeqCst)
+            && let Some(thread) = self.inner.waker.get()
+        {
+            thread.unpark();
+        }
     }
 
     /// Stop the thread and wait for it.
@@ -126,7 +146,15 @@ impl OutcomeHub {
         let waiting: Vec<Uuid> = lock(&self.inner.waiters).keys().copied().collect();
         self.deliver(&mut conn, &waiting)?;
 
+        let mut last_wake: Option<Instant> = None;
         while !self.inner.stop.load(Ordering::SeqCst) {
+            if self.inner.wake_consumers.load(Ordering::SeqCst)
+                && last_wake.is_none_or(|at| at.elapsed() >= WAKE_EVERY)
+            {
+                self.inner.wake_consumers.store(false, Ordering::SeqCst);
+                roster_store::wake::notify(&mut conn)?;
+                last_wake = Some(Instant::now());
+            }
             let mut ready = HashSet::new();
             for notification in conn.notifications_iter() {
                 let notification = notification?;

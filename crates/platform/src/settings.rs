@@ -78,6 +78,23 @@ pub struct KafkaSettings {
     /// (`fetch.wait.max.ms`). Kafka answers as soon as data arrives (only the idle polling rate
     /// depends on it); Nisshi holds the fetch for the whole wait, so there it adds to latency.
     pub fetch_wait_max_ms: u64,
+    /// After this long without an event, a consumer parks: it stops fetching until the gateway
+    /// wakes it (`NOTIFY roster_changes` after an acknowledged event) or `idle_park_max_ms`
+    /// passes. 0: never park (Kafka, which answers fetches as soon as data arrives).
+    pub idle_park_ms: u64,
+    /// Longest a parked consumer goes without looking at the log (events produced past the
+    /// gateway, or a lost wake-up, wait at most this long).
+    pub idle_park_max_ms: u64,
+}
+
+impl KafkaSettings {
+    /// How the consumers park, if they do.
+    pub fn park(&self) -> Option<crate::consumer::Park> {
+        (self.idle_park_ms > 0).then(|| crate::consumer::Park {
+            after: std::time::Duration::from_millis(self.idle_park_ms),
+            max: std::time::Duration::from_millis(self.idle_park_max_ms),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +280,9 @@ impl Settings {
         }
         if self.kafka.brokers.trim().is_empty() {
             return invalid("kafka.brokers must name at least one broker");
+        }
+        if self.kafka.idle_park_ms > 0 && self.kafka.idle_park_max_ms < 100 {
+            return invalid("kafka.idle_park_max_ms must be at least 100 when consumers park");
         }
         if self.kafka.partitions < 1 {
             return invalid("kafka.partitions must be at least 1");

@@ -55,6 +55,7 @@ impl Application {
                 retry_max: Duration::from_millis(p.retry_max_ms),
                 database_url,
                 local_stack: settings.database.is_local(),
+                park: settings.kafka.park(),
             },
         })
     }

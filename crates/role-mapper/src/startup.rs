@@ -59,6 +59,7 @@ impl Application {
                 retry_max: Duration::from_millis(r.retry_max_ms),
                 database_url: database_url.clone(),
                 local_stack: settings.database.is_local(),
+                park: settings.kafka.park(),
             },
             reconcile_options: ReconcileOptions {
                 projector_group: k.projector_group.clone(),

@@ -19,6 +19,7 @@ pub mod schema;
 pub mod sql;
 pub mod sqlstate;
 pub mod users;
+pub mod wake;
 
 pub use error::StoreError;
 pub use pool::{PgPool, connect, run, run_read};

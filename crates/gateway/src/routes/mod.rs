@@ -78,6 +78,7 @@ impl AppState {
         };
         let waiter = self.hub.register(event_id);
         let (partition, offset) = self.publisher.publish(&event).await?;
+        self.hub.wake_consumers();
         tracing::debug!(event.id = %event_id, kafka.partition = partition, kafka.offset = offset, "change event published");
         waiter.wait(self.outcome_timeout).await.ok_or_else(|| {
             tracing::warn!(event.id = %event_id, "outcome did not arrive in time");

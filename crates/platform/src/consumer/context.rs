@@ -47,6 +47,11 @@ impl LogContext {
         }
     }
 
+    /// Whether a freshly assigned partition's verification read is still to come.
+    pub(super) fn verifying(&self) -> bool {
+        !lock(&self.verify).is_empty()
+    }
+
     fn hint(&self) -> ResetHint {
         ResetHint { local_stack: self.options.local_stack }
     }

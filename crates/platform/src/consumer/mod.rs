@@ -66,6 +66,20 @@ pub struct ConsumerOptions {
     pub database_url: String,
     /// The database is on this machine: a log-fence error names `make reset`.
     pub local_stack: bool,
+    /// Stop fetching while nothing happens ([`Park`]); None: always fetch.
+    pub park: Option<Park>,
+}
+
+/// Parking: after `after` without any event, the consumer pauses its partitions (no fetches,
+/// so an idle broker does nothing) and waits for a wake-up from the gateway
+/// ([`roster_store::wake`]), or for `max` at most, before it fetches again. For brokers that
+/// hold every fetch for the whole `fetch.wait.max.ms` (Nisshi): there, a short wait keeps
+/// writes fast and parking keeps the idle cost near zero. Kafka answers fetches when data
+/// arrives, so production needs neither.
+#[derive(Debug, Clone, Copy)]
+pub struct Park {
+    pub after: Duration,
+    pub max: Duration,
 }
 
 /// What a consumer does with its batches.
@@ -128,6 +142,8 @@ pub struct Stats {
     pub failed_attempts: AtomicU64,
     /// Times a partition became stuck (each logged its one ERROR).
     pub stuck: AtomicU64,
+    /// Times the consumer parked (stopped fetching while idle).
+    pub parks: AtomicU64,
 }
 
 /// One message, decoded once. An undecodable event (not protobuf, or ids that are not UUIDs)
@@ -171,21 +187,39 @@ pub fn run<H: BatchHandler>(
     let consumer: BaseConsumer<LogContext> = brokers_config.create_with_context(context)?;
     consumer.subscribe(&[&options.topic])?;
     tracing::info!(kafka.topic = %options.topic, kafka.group = %options.group, "consuming the change log");
+    let now = Instant::now();
     let mut state = Loop {
-        db: Db { url: options.database_url.clone(), conn: None, language_checked: false },
+        db: Db {
+            url: options.database_url.clone(),
+            conn: None,
+            language_checked: false,
+            listen: options.park.is_some(),
+        },
         consumer,
         options,
         partitions: BTreeMap::new(),
         generation: u64::MAX,
         stats,
         health,
+        parked_until: None,
+        last_news: now,
+        last_drain: now,
     };
+    // Connect (and LISTEN for wake-ups) before the first event; a failure is retried later.
+    if let Err(error) = state.db.get() {
+        tracing::warn!(%error, "could not connect to Postgres yet");
+        state.db.discard();
+    }
     while !shutdown.is_triggered() {
+        if state.parked_until.is_some() {
+            state.wait_parked(&shutdown)?;
+        }
         state.poll()?;
         state.fatal()?;
         state.work(handler, &shutdown);
         state.flow_control();
         state.report();
+        state.maybe_park();
     }
     tracing::info!(kafka.group = %state.options.group, "consumer stopped");
     Ok(())
@@ -193,6 +227,20 @@ pub fn run<H: BatchHandler>(
 
 /// How long the loop polls when no partition has anything due.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// While parked: how often the loop looks for a wake-up. This bounds what parking adds to the
+/// first write after a quiet spell.
+const PARK_TICK: Duration = Duration::from_millis(10);
+
+/// While parked: how often librdkafka is polled (for its callbacks: rebalances). Polling it is
+/// what costs, so it is polled less often than Postgres is looked at.
+const PARK_POLL_EVERY: u32 = 5;
+
+/// How long a parked consumer that woke by its own deadline fetches before it parks again.
+const PROBE: Duration = Duration::from_millis(25);
+
+/// How often wake-ups that arrive while the loop is busy are taken off the connection.
+const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
 /// Marks the consumer dead when the loop ends, however it ends.
 struct Alive(Arc<Health>);
@@ -209,6 +257,8 @@ struct Db {
     url: String,
     conn: Option<PgConnection>,
     language_checked: bool,
+    /// `LISTEN` for wake-ups on every connection (when parking).
+    listen: bool,
 }
 
 impl Db {
@@ -234,12 +284,48 @@ impl Db {
                 Err(error) => tracing::warn!(%error, "could not read lc_messages"),
             }
         }
+        if self.listen {
+            roster_store::wake::listen(&mut conn)?;
+        }
         Ok(conn)
+    }
+
+    /// Whether a wake-up arrived (taking every notification off the connection). Without a
+    /// connection, or when it fails, the answer is yes: a needless fetch is harmless.
+    fn woken(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else { return true };
+        match roster_store::wake::drain(conn) {
+            Ok(woken) => woken,
+            Err(error) => {
+                tracing::debug!(%error, "the wake-up connection failed");
+                self.discard();
+                true
+            }
+        }
     }
 
     fn discard(&mut self) {
         self.conn = None;
     }
+}
+
+/// A message, decoded once.
+fn record_of(message: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    Record {
+        partition: message.partition(),
+        offset: message.offset(),
+        event: roster_events::decode(message.payload().unwrap_or_default()),
+    }
+}
+
+/// What became of a received message.
+enum Received {
+    /// Buffered; when its partition's batch is due.
+    Buffered(Option<Instant>),
+    /// Not for a batch (the verification read of a fresh assignment).
+    Skipped,
+    /// A fatal condition was raised: stop polling.
+    Stop,
 }
 
 /// One assigned partition's buffer and state.
@@ -299,6 +385,12 @@ struct Loop {
     generation: u64,
     stats: Arc<Stats>,
     health: Arc<Health>,
+    /// Parked (partitions paused) until a wake-up, or this deadline.
+    parked_until: Option<Instant>,
+    /// When an event last arrived or a partition last had work.
+    last_news: Instant,
+    /// When wake-ups were last taken off the connection.
+    last_drain: Instant,
 }
 
 impl Loop {
@@ -343,33 +435,146 @@ impl Loop {
                 }
                 Some(Ok(message)) => message,
             };
-            let record = Record {
-                partition: message.partition(),
-                offset: message.offset(),
-                event: roster_events::decode(message.payload().unwrap_or_default()),
-            };
+            let record = record_of(&message);
             drop(message);
-            self.follow_assignment();
-            if lock(&self.consumer.context().fatal).is_some() {
-                return Ok(());
-            }
-            if !self.consumer.context().admit(&record)? {
-                continue;
-            }
-            let arrived = Instant::now();
-            let partition = self.partitions.entry(record.partition).or_default();
-            if partition.records.is_empty() {
-                partition.first_at = Some(arrived);
-                partition.waiting_since = Some(arrived);
-            }
-            partition.records.push_back(record);
-            if let Some(due) = partition.due_at(&self.options) {
-                until = until.min(due);
+            match self.receive(record)? {
+                Received::Stop => return Ok(()),
+                Received::Skipped => continue,
+                Received::Buffered(Some(due)) => until = until.min(due),
+                Received::Buffered(None) => {}
             }
             if Instant::now() >= until {
                 return Ok(());
             }
         }
+    }
+
+    /// Buffer a received record in its partition.
+    fn receive(&mut self, record: Record) -> Result<Received, ConsumerError> {
+        self.follow_assignment();
+        if lock(&self.consumer.context().fatal).is_some() {
+            return Ok(Received::Stop);
+        }
+        if !self.consumer.context().admit(&record)? {
+            return Ok(Received::Skipped);
+        }
+        let arrived = Instant::now();
+        self.last_news = arrived;
+        let partition = self.partitions.entry(record.partition).or_default();
+        if partition.records.is_empty() {
+            partition.first_at = Some(arrived);
+            partition.waiting_since = Some(arrived);
+        }
+        partition.records.push_back(record);
+        Ok(Received::Buffered(partition.due_at(&self.options)))
+    }
+
+    /// The assigned partitions, as a list for pause and resume.
+    fn assignment(&self) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for partition in self.partitions.keys() {
+            list.add_partition(&self.options.topic, *partition);
+        }
+        list
+    }
+
+    /// Park when nothing has happened for `park.after`: pause every partition (no fetches).
+    fn maybe_park(&mut self) {
+        let Some(park) = self.options.park else { return };
+        let now = Instant::now();
+        let busy = self
+            .partitions
+            .values()
+            .any(|p| !p.records.is_empty() || p.paused || p.trouble.is_some());
+        if busy {
+            self.last_news = now;
+            return;
+        }
+        if now.duration_since(self.last_drain) >= DRAIN_EVERY {
+            // Wake-ups of events already fetched: libpq would keep them all.
+            self.last_drain = now;
+            if self.db.woken() {
+                self.last_news = now;
+            }
+        }
+        if self.partitions.is_empty()
+            || now.duration_since(self.last_news) < park.after
+            || self.consumer.context().verifying()
+        {
+            return;
+        }
+        if self.db.get().is_err() {
+            // No connection to hear wake-ups on: keep fetching.
+            self.db.discard();
+            return;
+        }
+        match self.consumer.pause(&self.assignment()) {
+            Ok(()) => {
+                self.parked_until = Some(now + park.max);
+                self.stats.parks.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("nothing new; parked until a wake-up");
+            }
+            Err(error) => tracing::warn!(%error, "could not pause the partitions to park"),
+        }
+    }
+
+    /// Parked: wait for a wake-up, a message, a rebalance, shutdown or the deadline, then fetch
+    /// again.
+    fn wait_parked(&mut self, shutdown: &Shutdown) -> Result<(), ConsumerError> {
+        let Some(deadline) = self.parked_until else { return Ok(()) };
+        let generation = self.consumer.context().generation.load(Ordering::SeqCst);
+        let mut woken = false;
+        let mut ticks: u32 = 0;
+        while !woken && !shutdown.is_triggered() {
+            if Instant::now() >= deadline {
+                // Only a look at the log: park again soon unless it has news.
+                if let Some(park) = self.options.park {
+                    let now = Instant::now();
+                    self.last_news =
+                        now.checked_sub(park.after.saturating_sub(PROBE)).unwrap_or(now);
+                }
+                self.parked_until = None;
+                return self.resume_after_parking();
+            }
+            ticks = ticks.wrapping_add(1);
+            if !ticks.is_multiple_of(PARK_POLL_EVERY) {
+                std::thread::sleep(PARK_TICK);
+                woken |= self.db.woken();
+                continue;
+            }
+            match self.consumer.poll(PARK_TICK) {
+                Some(Ok(message)) => {
+                    let record = record_of(&message);
+                    drop(message);
+                    self.receive(record)?;
+                    woken = true;
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(error)) => tracing::warn!(%error, "kafka poll failed"),
+            }
+            self.fatal()?;
+            woken |= self.consumer.context().generation.load(Ordering::SeqCst) != generation;
+            woken |= self.db.woken();
+        }
+        self.parked_until = None;
+        self.last_news = Instant::now();
+        self.resume_after_parking()
+    }
+
+    /// Fetch again. librdkafka's broker thread notices a resumed partition only when it next
+    /// wakes by itself (up to a second later), so a metadata request, which it serves at once,
+    /// nudges it: the first fetch then leaves within a millisecond or two.
+    fn resume_after_parking(&mut self) -> Result<(), ConsumerError> {
+        // After a rebalance the new assignment is not paused; resuming it is harmless.
+        if let Err(error) = self.consumer.resume(&self.assignment()) {
+            tracing::warn!(%error, "could not resume the partitions after parking");
+        }
+        if let Err(error) =
+            self.consumer.fetch_metadata(Some(&self.options.topic), Duration::from_millis(500))
+        {
+            tracing::debug!(%error, "the metadata request after parking failed");
+        }
+        Ok(())
     }
 
     /// One batch of every partition that is due, the longest waiting first.
