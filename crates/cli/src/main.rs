@@ -288,10 +288,8 @@ fn token_is_active(
     };
     matches!(
         control::find_grant(conn, verified.token_id),
-        Ok(Some(grant)) if !grant.revoked
-            && grant.directory_id == directory_id
-            && verified.directory_id == directory_id
-            && grant.token_sha256 == tokens::fingerprint(token.expose_secret())
+        Ok(Some(grant)) if verified.directory_id == directory_id
+            && grant.admits(directory_id, &tokens::fingerprint(token.expose_secret()))
     )
 }
 

@@ -155,6 +155,15 @@ pub struct TokenGrant {
     pub revoked: bool,
 }
 
+impl TokenGrant {
+    /// Whether this grant admits a token whose signature verified for `directory_id` and whose
+    /// SHA-256 is `fingerprint`: not revoked, of that directory, and the very token stored. The
+    /// one check the gateway and the CLI both make.
+    pub fn admits(&self, directory_id: Uuid, fingerprint: &[u8]) -> bool {
+        !self.revoked && self.directory_id == directory_id && self.token_sha256 == fingerprint
+    }
+}
+
 pub fn find_grant(conn: &mut PgConnection, token_id: Uuid) -> QueryResult<Option<TokenGrant>> {
     scim_tokens::table
         .inner_join(directories::table)
