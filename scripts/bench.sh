@@ -13,17 +13,20 @@
 #           BENCH_SYNC_MEMBERSHIPS memberships (20000) added BENCH_SYNC_BATCH (100) per group
 #           PATCH, BENCH_SYNC_CONCURRENCY (16) requests in flight. Fails the bench if any request
 #           is answered other than Entra expects.
+#   flood   fair share: 64 clients creating users in one directory (wrk, BENCH_DURATION) while
+#           one client creates users in another tenant's directory; the bystander's latency is
+#           what counts (target p99 ≤ 100 ms). Also counts the flood's 429s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-20s}
-SCENARIOS=" ${BENCH_SCENARIOS:-create filter sync} "
+SCENARIOS=" ${BENCH_SCENARIOS:-create filter sync flood} "
 SCENARIOS=${SCENARIOS//,/ }
 want() { [[ $SCENARIOS == *" $1 "* ]]; }
 for scenario in $SCENARIOS; do
   case $scenario in
-    create | filter | sync) ;;
-    *) echo "bench: unknown scenario $scenario in BENCH_SCENARIOS (create, filter, sync)" >&2; exit 2 ;;
+    create | filter | sync | flood) ;;
+    *) echo "bench: unknown scenario $scenario in BENCH_SCENARIOS (create, filter, sync, flood)" >&2; exit 2 ;;
   esac
 done
 export KAFKA_PORT=${BENCH_KAFKA_PORT:-19392}
@@ -129,7 +132,27 @@ if want sync; then
   echo "bench: load average after the initial sync: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 fi
 
-if want create || want filter; then
+if want flood; then
+  # Two tenants: the flood's directory and the bystander's, both new.
+  for who in flood bystander; do
+    tenant=$("$BIN"/roster tenant create --name "Flood $who" 2>/dev/null)
+    directory=$("$BIN"/roster directory create --tenant "$tenant" --name "$who" 2>/dev/null)
+    "$BIN"/roster token issue --directory "$directory" >"$WORK/$who-connection" 2>/dev/null
+  done
+  seconds=${DURATION%s}
+  TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/flood-connection") \
+    wrk -t2 -c64 -d"$DURATION" --latency -s bench/create_users.lua \
+    "$(sed -n 's/^Tenant URL: //p' "$WORK/flood-connection")/Users" >"$WORK/flood" &
+  flood_pid=$!
+  sleep 2
+  bystander=$(TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/bystander-connection") \
+    wrk -t1 -c1 -d"$((seconds - 4))s" --latency -s bench/create_users.lua \
+    "$(sed -n 's/^Tenant URL: //p' "$WORK/bystander-connection")/Users")
+  wait "$flood_pid"
+  flood=$(cat "$WORK/flood")
+fi
+
+if want create || want filter || want flood; then
   echo
   echo "| $(date -u +%F), $(nproc) cores, $DURATION each | requests/s | p50 | p99 | wrong answers |"
   echo "|---|---|---|---|---|"
@@ -139,6 +162,10 @@ if want create || want filter; then
   fi
   if want filter; then
     summary "GET /Users?filter=userName eq, 32 clients, a directory of $users users" "$filter"
+  fi
+  if want flood; then
+    summary "flood: POST /Users, 64 clients, one directory (answers other than 201 include 429s)" "$flood"
+    summary "flood: the bystander, POST /Users, 1 client, another tenant's directory" "$bystander"
   fi
 fi
 if want create; then

@@ -8,6 +8,7 @@ mod discovery;
 mod durability;
 mod entra_replay;
 mod entra_replay_more;
+mod faults;
 mod filter_sql;
 mod groups;
 mod hostile_input;

@@ -93,18 +93,11 @@ impl ResponseError for AdminError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let detail = match &self.0 {
-            ApiError::Scim(e) => e.detail.clone(),
-            ApiError::Unavailable { detail, .. } => detail.clone(),
-            ApiError::Internal(cause) => {
-                tracing::error!(error = ?cause, "admin request failed");
-                "internal error".to_string()
-            }
-        };
+        let detail = self.0.public_detail();
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if let ApiError::Unavailable { retry_after_secs, .. } = &self.0 {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        if let Some(seconds) = self.0.retry_after_secs() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -1,5 +1,7 @@
 //! The one mapping from failures to HTTP responses: SCIM errors as RFC 7644 bodies, 503 with
-//! `Retry-After` when the log or the projector is out of reach, and 500s that leak nothing.
+//! `Retry-After` when the log, the projector or Postgres is out of reach (a transient failure,
+//! `roster_store::sqlstate`), 429 with `Retry-After` past a directory's bound of writes in
+//! flight, and 500s that leak nothing (only for failures not understood: bugs).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -17,6 +19,9 @@ pub enum ApiError {
     /// should retry after `retry_after_secs`.
     #[error("service unavailable: {detail}")]
     Unavailable { detail: String, retry_after_secs: u32 },
+    /// Too many writes of the directory are in flight; retry after `retry_after_secs`.
+    #[error("too many requests: {detail}")]
+    Throttled { detail: String, retry_after_secs: u32 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -25,16 +30,45 @@ impl ApiError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(error.into())
     }
+
+    /// The seconds a client should wait before retrying, for 503 and 429.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            ApiError::Unavailable { retry_after_secs, .. }
+            | ApiError::Throttled { retry_after_secs, .. } => Some(*retry_after_secs),
+            ApiError::Scim(_) | ApiError::Internal(_) => None,
+        }
+    }
+
+    /// What the client is told. An internal error is logged here, the only place it is, and the
+    /// client sees no internals.
+    pub fn public_detail(&self) -> String {
+        match self {
+            ApiError::Scim(e) => e.detail.clone(),
+            ApiError::Unavailable { detail, .. } | ApiError::Throttled { detail, .. } => {
+                detail.clone()
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "request failed");
+                "internal error".to_string()
+            }
+        }
+    }
 }
 
 impl From<roster_store::StoreError> for ApiError {
     fn from(error: roster_store::StoreError) -> Self {
-        match error {
-            roster_store::StoreError::Pool(_) => ApiError::Unavailable {
-                detail: "the database is busy or unreachable".into(),
-                retry_after_secs: 5,
-            },
-            other => ApiError::internal(other),
+        match error.failure() {
+            // Pool checkout timed out, the connection was lost, Postgres is shutting down or
+            // starting, too many clients, a statement timeout, a deadlock: retry.
+            roster_store::sqlstate::Failure::Transient => {
+                tracing::warn!(%error, "database unavailable; 503");
+                ApiError::Unavailable {
+                    detail: "the database is busy or unreachable; retry later".into(),
+                    retry_after_secs: 5,
+                }
+            }
+            _ => ApiError::internal(error),
         }
     }
 }
@@ -52,6 +86,7 @@ impl ResponseError for ApiError {
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,17 +95,12 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         let scim = match self {
             ApiError::Scim(e) => e.clone(),
-            ApiError::Unavailable { detail, .. } => ScimError::new(503, None, detail.clone()),
-            ApiError::Internal(cause) => {
-                // The only place an internal error is logged; the client sees no internals.
-                tracing::error!(error = ?cause, "request failed");
-                ScimError::new(500, None, "internal error")
-            }
+            other => ScimError::new(status.as_u16(), None, other.public_detail()),
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
-        if let ApiError::Unavailable { retry_after_secs, .. } = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        if let Some(seconds) = self.retry_after_secs() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

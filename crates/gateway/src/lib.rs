@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod hub;
+pub mod in_flight;
 pub mod lag;
 pub mod publish;
 pub mod routes;

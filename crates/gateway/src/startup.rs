@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::auth::TokenVerifier;
 use crate::hub::OutcomeHub;
+use crate::in_flight::InFlight;
 use crate::lag::PipelineLag;
 use crate::publish::Publisher;
 use crate::routes::{self, AppState};
@@ -26,7 +27,13 @@ pub struct Application {
 impl Application {
     /// Connect to Postgres and Kafka, ensure the change topic exists, bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = roster_store::connect(&settings.database.url, settings.database.pool_size)?;
+        let statement_timeout = (settings.gateway.statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(settings.gateway.statement_timeout_ms));
+        let pool = roster_store::connect_with(
+            &settings.database.url,
+            settings.database.pool_size,
+            roster_store::PoolOptions { statement_timeout },
+        )?;
         let producer = kafka::producer(&settings.kafka)?;
         // In the background: the broker may be down at start, and writes answer 503 until it
         // is back; reads need no broker.
@@ -75,6 +82,7 @@ impl Application {
                 max_terms: settings.limits.max_filter_terms,
             },
             limits: settings.limits.request_limits(),
+            in_flight: InFlight::new(settings.gateway.max_in_flight_writes_per_directory),
         });
         let verifier = web::Data::from(verifier);
         let admin_key =

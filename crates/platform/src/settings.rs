@@ -121,6 +121,13 @@ pub struct GatewaySettings {
     /// How long `/health/ready` reuses the pipeline's lag (log end minus the consumers' stored
     /// offsets) before reading the log end from the broker again.
     pub pipeline_lag_cache_ms: u64,
+    /// Longest one statement of the gateway may run (Postgres `statement_timeout` on its pool);
+    /// past it the request answers 503 with `Retry-After`. 0: no limit.
+    pub statement_timeout_ms: u64,
+    /// Writes of one directory that may wait for their outcome at once; past that a write
+    /// answers 429 with `Retry-After`, so one directory's flood cannot take every worker and
+    /// connection from the others. 0: no bound.
+    pub max_in_flight_writes_per_directory: u32,
 }
 
 /// The SCIM root of a directory under a gateway's public base URL.

@@ -1,5 +1,6 @@
 //! Roster's Postgres: the generated diesel [`schema`], embedded migrations, row types and
-//! repositories, the r2d2 pool, and [`run`], the one way async code does database work.
+//! repositories, and the r2d2 pool with [`run`] and [`run_read`], which run blocking diesel work
+//! from async code on tokio's blocking pool.
 
 pub mod control;
 pub mod database;
@@ -22,6 +23,6 @@ pub mod users;
 pub mod wake;
 
 pub use error::StoreError;
-pub use pool::{PgPool, connect, run, run_read};
+pub use pool::{PgPool, PoolOptions, connect, connect_with, run, run_read};
 
 pub use diesel::PgConnection;

@@ -1,23 +1,51 @@
 use std::time::Duration;
 
 use diesel::PgConnection;
-use diesel::connection::Connection;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::connection::{Connection, SimpleConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 
 use crate::StoreError;
 
-/// The connection pool every service shares.
+/// The connection pool every service shares. A connection that failed and no longer answers
+/// is not handed out again: diesel marks it broken (libpq reports its transaction status as
+/// unknown) and r2d2 replaces it (`integration-tests/tests/faults.rs` cuts every connection).
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// How a pool's connections are made and checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolOptions {
+    /// Longest a statement on these connections may run (`statement_timeout`); past it Postgres
+    /// cancels it (SQLSTATE 57014, a transient failure: 503). None: no limit.
+    pub statement_timeout: Option<Duration>,
+}
 
 /// Build a pool of at most `max_size` connections. Fails if the first connection fails, so a
 /// service with a wrong URL stops at start with a clear message.
 pub fn connect(url: &str, max_size: u32) -> Result<PgPool, StoreError> {
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    connect_with(url, max_size, PoolOptions::default())
+}
+
+/// [`connect`], with options.
+pub fn connect_with(url: &str, max_size: u32, options: PoolOptions) -> Result<PgPool, StoreError> {
     Ok(Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
-        .build(manager)?)
+        .connection_customizer(Box::new(OnAcquire(options)))
+        .build(ConnectionManager::new(url))?)
+}
+
+#[derive(Debug)]
+struct OnAcquire(PoolOptions);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        if let Some(timeout) = self.0.statement_timeout {
+            conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
 }
 
 /// Run blocking diesel work on tokio's blocking pool, inside one transaction, carrying the

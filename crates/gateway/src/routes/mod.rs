@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, SCIM_JSON};
 use crate::hub::OutcomeHub;
+use crate::in_flight::InFlight;
 use crate::publish::Publisher;
 
 /// What handlers share.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub filter_limits: roster_scim::filter::ParseLimits,
     /// What one request may hold (`[limits]`), checked before anything is published.
     pub limits: roster_scim::Limits,
+    /// Writes in flight per directory, bounded.
+    pub in_flight: InFlight,
 }
 
 impl AppState {
@@ -66,6 +69,13 @@ impl AppState {
         change: Change,
         req: &HttpRequest,
     ) -> Result<OutcomeRow, ApiError> {
+        let Some(_permit) = self.in_flight.try_acquire(directory_id) else {
+            tracing::info!(directory.id = %directory_id, "too many writes in flight; 429");
+            return Err(ApiError::Throttled {
+                detail: "too many writes of this directory are in flight; retry later".into(),
+                retry_after_secs: 1,
+            });
+        };
         let event_id = Uuid::now_v7();
         let event = ChangeEvent {
             event_id: event_id.to_string(),
