@@ -89,3 +89,8 @@ schema: ## Regenerate crates/store/src/schema.rs from the migrations
 bench: ## Benchmarks (results go to docs/benchmarks.md by hand, with this command)
 	@scripts/stack.sh postgres
 	scripts/bench.sh
+
+.PHONY: bench-idle
+bench-idle: ## What `make run` costs at rest: CPU of every process of the stack over 30 s (IDLE_SECONDS)
+	@scripts/stack.sh postgres
+	scripts/idle-cpu.sh

@@ -90,3 +90,58 @@ async fn search_with_post_is_the_same_query_in_a_body() {
     assert_eq!(found["Resources"][0]["userName"], "searched@contoso.com");
     assert!(found["Resources"][0].get("emails").is_none());
 }
+
+/// Entra's custom extension attributes (sent without their URN in `schemas`, entra-behaviour.md
+/// Q13) are declared once the directory holds them: in the User resource type's
+/// `schemaExtensions` and as a Schema document whose attributes are inferred from the values.
+/// Another directory, which holds none, declares none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_extensions_a_directory_holds_are_declared() {
+    const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    let app = TestApp::spawn().await;
+    let bystander = app.add_bystander();
+    let extensions = |types: &Value| -> Vec<String> {
+        types["schemaExtensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["schema"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
+    assert!(!extensions(&before).contains(&CUSTOM.to_string()));
+    assert_eq!(app.get(&format!("/Schemas/{CUSTOM}")).await.status(), 404);
+
+    let mut user = entra_user("custom@contoso.com");
+    user[CUSTOM] = serde_json::json!({"costCenter": "4711", "badgeNumber": 7});
+    let response = app.post_user(&user).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert!(created["schemas"].as_array().unwrap().iter().any(|s| s == CUSTOM), "{created}");
+
+    let after: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
+    assert!(extensions(&after).contains(&CUSTOM.to_string()), "{after}");
+    let schema: Value = app.get(&format!("/Schemas/{CUSTOM}")).await.json().await.unwrap();
+    assert_eq!(schema["id"], CUSTOM);
+    let attributes: Vec<(&str, &str)> = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(attributes, [("badgeNumber", "integer"), ("costCenter", "string")]);
+    let all: Value = app.get("/Schemas").await.json().await.unwrap();
+    assert!(all["Resources"].as_array().unwrap().iter().any(|s| s["id"] == CUSTOM));
+
+    let elsewhere: Value = app
+        .client
+        .get(format!("{}/scim/v2/{}/ResourceTypes/User", app.base_url, bystander.directory_id))
+        .bearer_auth(&bystander.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!extensions(&elsewhere).contains(&CUSTOM.to_string()), "{elsewhere}");
+}

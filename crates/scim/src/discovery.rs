@@ -57,8 +57,20 @@ pub fn service_provider_config(base_url: &str, max_results: u64) -> Value {
     })
 }
 
-/// `/ResourceTypes`: User (with the enterprise extension) and Group.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
+/// A custom extension of the User resource that a directory holds (Entra sends one for the
+/// attributes an admin adds, `urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User`): its
+/// URN and, per attribute name, one stored value, from which the attribute's definition is
+/// inferred. Declared in `/ResourceTypes` and `/Schemas`, so that strict clients can validate
+/// every user Roster returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    pub urn: String,
+    pub attributes: Vec<(String, Value)>,
+}
+
+/// `/ResourceTypes`: User (with the enterprise extension and the directory's `extensions`) and
+/// Group.
+pub fn resource_types(base_url: &str, extensions: &[Extension]) -> Vec<Value> {
     let base = trim(base_url);
     let resource_type = |id: &str, description: &str, schema: &str, extensions: Value| {
         json!({
@@ -80,27 +92,33 @@ pub fn resource_types(base_url: &str) -> Vec<Value> {
             "User",
             "User Account",
             USER_SCHEMA,
-            json!([{"schema": ENTERPRISE_USER_SCHEMA, "required": false}]),
+            Value::Array(
+                std::iter::once(ENTERPRISE_USER_SCHEMA)
+                    .chain(extensions.iter().map(|e| e.urn.as_str()))
+                    .map(|urn| json!({"schema": urn, "required": false}))
+                    .collect(),
+            ),
         ),
         resource_type("Group", "Group", GROUP_SCHEMA, json!([])),
     ]
 }
 
 /// One resource type by id (`User`, `Group`; any case).
-pub fn resource_type(base_url: &str, id: &str) -> Option<Value> {
-    resource_types(base_url)
+pub fn resource_type(base_url: &str, id: &str, extensions: &[Extension]) -> Option<Value> {
+    resource_types(base_url, extensions)
         .into_iter()
         .find(|r| r["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
 }
 
 /// `/ResourceTypes` as a ListResponse.
-pub fn resource_types_list(base_url: &str) -> Value {
-    list(resource_types(base_url))
+pub fn resource_types_list(base_url: &str, extensions: &[Extension]) -> Value {
+    list(resource_types(base_url, extensions))
 }
 
 /// `/Schemas`: the core User, the enterprise User extension and the core Group schema, their
-/// attributes' descriptions saying what `limits` bound them to.
-pub fn schemas(base_url: &str, limits: &Limits) -> Vec<Value> {
+/// attributes' descriptions saying what `limits` bound them to, and one schema per custom
+/// extension the directory holds.
+pub fn schemas(base_url: &str, limits: &Limits, extensions: &[Extension]) -> Vec<Value> {
     let base = trim(base_url);
     let schema = |id: &str, name: &str, description: &str, attributes: Vec<Attr>| {
         let mut attributes: Vec<Value> = attributes.iter().map(Attr::to_json).collect();
@@ -117,7 +135,7 @@ pub fn schemas(base_url: &str, limits: &Limits) -> Vec<Value> {
             }
         })
     };
-    vec![
+    let mut all = vec![
         schema(USER_SCHEMA, "User", "User Account", user_attributes()),
         schema(
             ENTERPRISE_USER_SCHEMA,
@@ -126,19 +144,92 @@ pub fn schemas(base_url: &str, limits: &Limits) -> Vec<Value> {
             enterprise_attributes(),
         ),
         schema(GROUP_SCHEMA, "Group", "Group", group_attributes()),
-    ]
+    ];
+    all.extend(extensions.iter().map(|extension| extension_schema(base, extension)));
+    all
+}
+
+/// The Schema document of a custom extension, its attributes inferred from stored values.
+fn extension_schema(base: &str, extension: &Extension) -> Value {
+    // `urn:…:extension:CustomExt:2.0:User` is named `CustomExt`: the segment before the version.
+    let parts: Vec<&str> = extension.urn.split(':').collect();
+    let version = parts.iter().position(|p| p.starts_with(|c: char| c.is_ascii_digit()));
+    let name = match version {
+        Some(at) if at > 0 => parts[at - 1],
+        _ => parts.last().copied().unwrap_or_default(),
+    };
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": extension.urn,
+        "name": name,
+        "description": "A custom extension of the User resource, as this directory holds it \
+                        (attributes inferred from the values stored).",
+        "attributes": extension
+            .attributes
+            .iter()
+            .map(|(name, sample)| inferred_attribute(name, sample, true))
+            .collect::<Vec<_>>(),
+        "meta": {
+            "resourceType": "Schema",
+            "location": format!("{base}/Schemas/{}", extension.urn),
+        }
+    })
+}
+
+/// The definition of an attribute whose stored value is `sample`: its type from the JSON type
+/// (a string stays a string), multi-valued for an array (typed by its first non-null element).
+/// SCIM allows complex attributes only at the top (RFC 7643 §2.3.8), so below it an object is
+/// declared a string too.
+fn inferred_attribute(name: &str, sample: &Value, top: bool) -> Value {
+    let (multi_valued, element) = match sample {
+        Value::Array(values) => (true, values.iter().find(|v| !v.is_null()).unwrap_or(&Value::Null)),
+        other => (false, other),
+    };
+    let kind = match element {
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "decimal",
+        Value::Object(fields) if top && !fields.is_empty() => "complex",
+        _ => "string",
+    };
+    let mut out = Map::new();
+    out.insert("name".into(), json!(name));
+    out.insert("type".into(), json!(kind));
+    out.insert("multiValued".into(), json!(multi_valued));
+    out.insert("description".into(), json!("Inferred from the values stored."));
+    out.insert("required".into(), json!(false));
+    if kind != "complex" && kind != "boolean" {
+        out.insert("caseExact".into(), json!(false));
+    }
+    out.insert("mutability".into(), json!("readWrite"));
+    out.insert("returned".into(), json!("default"));
+    if kind != "complex" && kind != "boolean" {
+        out.insert("uniqueness".into(), json!("none"));
+    }
+    if let Value::Object(fields) = element
+        && kind == "complex"
+    {
+        let subs = fields.iter().map(|(name, value)| inferred_attribute(name, value, false));
+        out.insert("subAttributes".into(), Value::Array(subs.collect()));
+    }
+    Value::Object(out)
 }
 
 /// One schema by URN (any case).
-pub fn schema(base_url: &str, id: &str, limits: &Limits) -> Option<Value> {
-    schemas(base_url, limits)
+pub fn schema(
+    base_url: &str,
+    id: &str,
+    limits: &Limits,
+    extensions: &[Extension],
+) -> Option<Value> {
+    schemas(base_url, limits, extensions)
         .into_iter()
         .find(|s| s["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
 }
 
 /// `/Schemas` as a ListResponse.
-pub fn schemas_list(base_url: &str, limits: &Limits) -> Value {
-    list(schemas(base_url, limits))
+pub fn schemas_list(base_url: &str, limits: &Limits, extensions: &[Extension]) -> Value {
+    list(schemas(base_url, limits, extensions))
 }
 
 /// Appends to the descriptions of the attributes of schema `id` what `limits` bound them to.
@@ -624,7 +715,7 @@ mod tests {
 
     #[test]
     fn schemas_are_well_formed_and_cover_the_model() {
-        let all = schemas(BASE, &Limits::default());
+        let all = schemas(BASE, &Limits::default(), &[]);
         assert_eq!(all.len(), 3);
         for s in &all {
             assert!(no_nulls(s));
@@ -645,20 +736,20 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), count, "{id}: duplicate attribute");
         }
-        covers(&schema(BASE, USER_SCHEMA, &Limits::default()).unwrap(), tables::USER);
+        covers(&schema(BASE, USER_SCHEMA, &Limits::default(), &[]).unwrap(), tables::USER);
         covers(
-            &schema(BASE, ENTERPRISE_USER_SCHEMA, &Limits::default()).unwrap(),
+            &schema(BASE, ENTERPRISE_USER_SCHEMA, &Limits::default(), &[]).unwrap(),
             tables::ENTERPRISE,
         );
-        covers(&schema(BASE, GROUP_SCHEMA, &Limits::default()).unwrap(), tables::GROUP);
-        let user = schema(BASE, &USER_SCHEMA.to_uppercase(), &Limits::default()).unwrap();
+        covers(&schema(BASE, GROUP_SCHEMA, &Limits::default(), &[]).unwrap(), tables::GROUP);
+        let user = schema(BASE, &USER_SCHEMA.to_uppercase(), &Limits::default(), &[]).unwrap();
         let user_name = &user["attributes"][0];
         assert_eq!(user_name["name"], "userName");
         assert_eq!(user_name["required"], true);
         assert_eq!(user_name["uniqueness"], "server");
         assert_eq!(user_name["caseExact"], false);
-        assert!(schema(BASE, "urn:nope", &Limits::default()).is_none());
-        let list = schemas_list(BASE, &Limits::default());
+        assert!(schema(BASE, "urn:nope", &Limits::default(), &[]).is_none());
+        let list = schemas_list(BASE, &Limits::default(), &[]);
         assert_eq!(list["totalResults"], 3);
         assert_eq!(list["Resources"].as_array().unwrap().len(), 3);
     }
@@ -668,7 +759,7 @@ mod tests {
         let limits =
             Limits { max_indexed_bytes: 777, max_values: 55, max_members: 99, ..Limits::default() };
         let find = |schema_id: &str, name: &str| -> Value {
-            let schema = schema(BASE, schema_id, &limits).unwrap();
+            let schema = schema(BASE, schema_id, &limits, &[]).unwrap();
             schema["attributes"]
                 .as_array()
                 .unwrap()
@@ -712,9 +803,9 @@ mod tests {
 
     #[test]
     fn resource_types_name_user_with_extension_and_group() {
-        let types = resource_types(BASE);
+        let types = resource_types(BASE, &[]);
         assert_eq!(types.len(), 2);
-        let user = resource_type(BASE, "user").unwrap();
+        let user = resource_type(BASE, "user", &[]).unwrap();
         assert_eq!(user["endpoint"], "/Users");
         assert_eq!(user["schema"], USER_SCHEMA);
         assert_eq!(
@@ -725,14 +816,73 @@ mod tests {
             user["meta"]["location"],
             "https://roster.example/scim/v2/d1/ResourceTypes/User"
         );
-        let group = resource_type(BASE, "Group").unwrap();
+        let group = resource_type(BASE, "Group", &[]).unwrap();
         assert_eq!(group["endpoint"], "/Groups");
         assert_eq!(group["schema"], GROUP_SCHEMA);
-        assert!(resource_type(BASE, "Device").is_none());
-        assert_eq!(resource_types_list(BASE)["totalResults"], 2);
+        assert!(resource_type(BASE, "Device", &[]).is_none());
+        assert_eq!(resource_types_list(BASE, &[])["totalResults"], 2);
         for t in types {
             assert!(no_nulls(&t));
             assert_eq!(t["schemas"], json!([RESOURCE_TYPE_SCHEMA]));
         }
     }
+
+    #[test]
+    fn a_directorys_custom_extensions_are_declared_with_inferred_attributes() {
+        const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User";
+        let extensions = [Extension {
+            urn: CUSTOM.into(),
+            attributes: vec![
+                ("costCenter".into(), json!("4711")),
+                ("badges".into(), json!([null, 7])),
+                ("remote".into(), json!(true)),
+                ("office".into(), json!({"building": "B2", "floor": 3, "desk": {"x": 1}})),
+            ],
+        }];
+        let user = resource_type(BASE, "User", &extensions).unwrap();
+        assert_eq!(
+            user["schemaExtensions"],
+            json!([
+                {"schema": ENTERPRISE_USER_SCHEMA, "required": false},
+                {"schema": CUSTOM, "required": false}
+            ])
+        );
+        let schema = schema(BASE, CUSTOM, &Limits::default(), &extensions).unwrap();
+        assert_eq!(schema["name"], "CustomExt");
+        assert_eq!(
+            schema["meta"]["location"],
+            format!("https://roster.example/scim/v2/d1/Schemas/{CUSTOM}")
+        );
+        assert!(no_nulls(&schema));
+        let attrs = schema["attributes"].as_array().unwrap();
+        let kinds: Vec<(&str, &str, bool)> = attrs
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap(),
+                    a["type"].as_str().unwrap(),
+                    a["multiValued"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("costCenter", "string", false),
+                ("badges", "integer", true),
+                ("remote", "boolean", false),
+                ("office", "complex", false)
+            ]
+        );
+        let subs = attrs[3]["subAttributes"].as_array().unwrap();
+        let subs: Vec<(&str, &str)> =
+            subs.iter().map(|a| (a["name"].as_str().unwrap(), a["type"].as_str().unwrap())).collect();
+        // Complex below the top is not SCIM: a nested object is declared a string.
+        assert_eq!(subs, [("building", "string"), ("floor", "integer"), ("desk", "string")]);
+        for attribute in attrs {
+            check_attribute(attribute, false);
+        }
+        assert_eq!(schemas_list(BASE, &Limits::default(), &extensions)["totalResults"], 4);
+    }
+
 }

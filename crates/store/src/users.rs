@@ -150,3 +150,48 @@ pub fn page(
         .select(UserRow::as_select())
         .load(conn)
 }
+
+/// The custom extensions of the User resource that the directory's live users hold, for
+/// `/Schemas` and `/ResourceTypes`: every object-valued attribute whose name is a URN other than
+/// the enterprise extension's, with each of its attribute names and one stored value (a non-null
+/// one where there is one). At most 1,000 attribute names in all. One scan of the directory's
+/// users; bounded like every gateway statement by `gateway.statement_timeout_ms`.
+pub fn extensions(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+) -> QueryResult<Vec<roster_scim::discovery::Extension>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        urn: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        attribute: String,
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        sample: serde_json::Value,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT DISTINCT ON (e.key, a.key) e.key AS urn, a.key AS attribute, a.value AS sample \
+         FROM users u \
+         CROSS JOIN LATERAL jsonb_each(u.resource) e \
+         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.value) = 'object' \
+                                            THEN e.value ELSE '{}'::jsonb END) a \
+         WHERE u.directory_id = $1 AND u.deleted_at IS NULL \
+           AND e.key LIKE 'urn:%' AND lower(e.key) <> lower($2) \
+         ORDER BY e.key, a.key, a.value = 'null'::jsonb \
+         LIMIT 1000",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(directory_id)
+    .bind::<diesel::sql_types::Text, _>(roster_scim::user::ENTERPRISE_USER_SCHEMA)
+    .load(conn)?;
+    let mut extensions: Vec<roster_scim::discovery::Extension> = Vec::new();
+    for row in rows {
+        match extensions.last_mut() {
+            Some(last) if last.urn == row.urn => last.attributes.push((row.attribute, row.sample)),
+            _ => extensions.push(roster_scim::discovery::Extension {
+                urn: row.urn,
+                attributes: vec![(row.attribute, row.sample)],
+            }),
+        }
+    }
+    Ok(extensions)
+}
