@@ -11,6 +11,7 @@ mod entra_replay_more;
 mod filter_sql;
 mod groups;
 mod hostile_input;
+mod interop;
 mod migrations;
 mod patch_roundtrip;
 mod role_mapper_crash;

@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod hub;
 pub mod lag;
+pub mod normalize;
 pub mod publish;
 pub mod routes;
 pub mod startup;

@@ -1,0 +1,139 @@
+//! Interoperability with clients other than Entra, as Microsoft's SCIMReferenceCode Postman
+//! collection ("SCIM Tests") exercises them: endpoint names in any case and with a trailing
+//! slash, the `serviceConfiguration` alias, group members with `display` and `$ref`, and
+//! value filters in `attributes` / `excludedAttributes`.
+
+use reqwest::Method;
+use roster_integration_tests::{TestApp, entra_user};
+use serde_json::{Value, json};
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_names_match_in_any_case_and_with_a_trailing_slash() {
+    let app = TestApp::spawn().await;
+    // A create through a lower-case endpoint.
+    let (status, created) =
+        json_of(app.send(Method::POST, "/users", Some(entra_user("case@contoso.com"))).await).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    // The Location is the canonical one, whatever the request's spelling.
+    assert_eq!(created["meta"]["location"], format!("{}/Users/{id}", app.scim_url()));
+
+    for path in [
+        "/users".to_string(),
+        "/USERS".to_string(),
+        "/Users/".to_string(),
+        "/users/?filter=userName+eq+%22case@contoso.com%22".to_string(),
+        "/Users/?filter=userName+eq+%22case@contoso.com%22".to_string(),
+    ] {
+        let (status, list) = json_of(app.get(&path).await).await;
+        assert_eq!(status, 200, "{path}: {list}");
+        assert_eq!(list["totalResults"], 1, "{path}: {list}");
+        assert_eq!(list["Resources"][0]["id"], id.as_str(), "{path}");
+    }
+    // The query string survives the rewrite: a filter that matches nobody finds nobody.
+    let (status, none) = json_of(app.get("/users/?filter=userName+eq+%22nobody%22").await).await;
+    assert_eq!((status, none["totalResults"].clone()), (200, json!(0)), "{none}");
+
+    for path in [format!("/users/{id}"), format!("/Users/{id}/"), format!("/uSeRs/{id}/")] {
+        let (status, user) = json_of(app.get(&path).await).await;
+        assert_eq!(status, 200, "{path}: {user}");
+        assert_eq!(user["id"], id.as_str(), "{path}");
+    }
+    // Writes too: PATCH through a lower-case endpoint with a trailing slash answers 200 with
+    // the resource.
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}]
+    });
+    let (status, patched) =
+        json_of(app.send(Method::PATCH, &format!("/users/{id}/"), Some(patch)).await).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["displayName"], "Renamed");
+
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"case@contoso.com\""});
+    let (status, found) =
+        json_of(app.send(Method::POST, "/users/.SEARCH", Some(search)).await).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["totalResults"], 1, "{found}");
+
+    let (status, group) = json_of(
+        app.send(Method::POST, "/groups/", Some(json!({"displayName": "Case Group"}))).await,
+    )
+    .await;
+    assert_eq!(status, 201, "{group}");
+    let (status, groups) =
+        json_of(app.get("/GROUPS?filter=displayName+eq+%22Case+Group%22").await).await;
+    assert_eq!((status, groups["totalResults"].clone()), (200, json!(1)), "{groups}");
+    let group_id = group["id"].as_str().unwrap();
+    assert_eq!(app.send(Method::DELETE, &format!("/groups/{group_id}/"), None).await.status(), 204);
+    assert_eq!(app.get(&format!("/Groups/{group_id}")).await.status(), 404);
+    assert_eq!(app.send(Method::DELETE, &format!("/users/{id}"), None).await.status(), 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_endpoints_in_any_case_and_the_service_configuration_alias() {
+    let app = TestApp::spawn().await;
+    let (_, canonical) = json_of(app.get("/ServiceProviderConfig").await).await;
+    assert_eq!(canonical["patch"]["supported"], true);
+    for path in [
+        "/serviceproviderconfig",
+        "/SERVICEPROVIDERCONFIG/",
+        "/serviceConfiguration",
+        "/ServiceConfiguration/",
+    ] {
+        let (status, config) = json_of(app.get(path).await).await;
+        assert_eq!(status, 200, "{path}: {config}");
+        assert_eq!(config, canonical, "{path}");
+    }
+    let (_, types) = json_of(app.get("/ResourceTypes").await).await;
+    for path in ["/resourcetypes", "/RESOURCETYPES/"] {
+        let (status, body) = json_of(app.get(path).await).await;
+        assert_eq!((status, &body), (200, &types), "{path}");
+    }
+    assert_eq!(app.get("/resourcetypes/User").await.status(), 200);
+    let (_, schemas) = json_of(app.get("/Schemas").await).await;
+    assert!(schemas.to_string().contains("User Account"), "{schemas}");
+    for path in ["/schemas", "/SCHEMAS/"] {
+        let (status, body) = json_of(app.get(path).await).await;
+        assert_eq!((status, &body), (200, &schemas), "{path}");
+    }
+    let (status, user_schema) =
+        json_of(app.get("/schemas/urn:ietf:params:scim:schemas:core:2.0:User/").await).await;
+    assert_eq!(status, 200, "{user_schema}");
+    assert_eq!(user_schema["id"], "urn:ietf:params:scim:schemas:core:2.0:User");
+
+    // A write method on a discovery endpoint is still refused, whatever its spelling.
+    assert_eq!(app.send(Method::POST, "/schemas", Some(json!({}))).await.status(), 405);
+    // What is not an endpoint stays a 404 (there is no Bulk endpoint: bulk.supported is false).
+    for path in ["/Nope", "/nope/", "/Bulk", "/bulk/", "/Users/x/y"] {
+        let (status, body) = json_of(app.get(path).await).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{path}");
+    }
+    // Authentication is unchanged: a lower-case endpoint without a token is a 401.
+    let response = app.client.get(format!("{}/users", app.scim_url())).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_health_routes_are_not_rewritten() {
+    let app = TestApp::spawn().await;
+    let directory = app.directory_id;
+    let mappings = format!("/directories/{directory}/role-mappings");
+    assert_eq!(app.admin(Method::GET, &mappings, None).await.status(), 200);
+    // The admin API keeps its exact routes: other spellings are not found, as before.
+    for path in [format!("{mappings}/"), format!("/directories/{directory}/ROLE-MAPPINGS")] {
+        assert_eq!(app.admin(Method::GET, &path, None).await.status(), 404, "{path}");
+    }
+    let live = app.client.get(format!("{}/health/live", app.base_url)).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let slash = app.client.get(format!("{}/health/live/", app.base_url)).send().await.unwrap();
+    assert_eq!(slash.status(), 404);
+}
