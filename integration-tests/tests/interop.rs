@@ -137,3 +137,122 @@ async fn admin_and_health_routes_are_not_rewritten() {
     let slash = app.client.get(format!("{}/health/live/", app.base_url)).send().await.unwrap();
     assert_eq!(slash.status(), 404);
 }
+
+/// A member as RFC 7643 §4.2 shows it: `value`, `display`, the absolute `$ref`, `type`.
+fn member(app: &TestApp, kind: &str, id: &str, display: &str) -> Value {
+    json!({"value": id, "display": display, "$ref": format!("{}/{kind}s/{id}", app.scim_url()), "type": kind})
+}
+
+fn sorted_members(resource: &Value) -> Vec<Value> {
+    let mut members = resource["members"].as_array().cloned().unwrap_or_default();
+    members.sort_by_key(|m| m["value"].as_str().unwrap_or_default().to_string());
+    members
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_members_carry_display_and_ref() {
+    let app = TestApp::spawn().await;
+    let mut ada = entra_user("ada@contoso.com");
+    ada["displayName"] = json!("Ada Lovelace");
+    let (_, ada) = json_of(app.post_user(&ada).await).await;
+    let ada_id = ada["id"].as_str().unwrap().to_string();
+    // Without a displayName, the display is the userName.
+    let (_, bob) = json_of(app.post_user(&entra_user("bob@contoso.com")).await).await;
+    let bob_id = bob["id"].as_str().unwrap().to_string();
+    let (status, inner) =
+        json_of(app.send(Method::POST, "/Groups", Some(json!({"displayName": "Inner"}))).await)
+            .await;
+    assert_eq!(status, 201, "{inner}");
+    let inner_id = inner["id"].as_str().unwrap().to_string();
+
+    // A client's display is read-only: what is shown is the member's own name.
+    let body = json!({"displayName": "Outer", "members": [
+        {"value": ada_id, "display": "VP"}, {"value": bob_id}, {"value": inner_id, "type": "Group"}]});
+    let (status, outer) = json_of(app.send(Method::POST, "/Groups", Some(body)).await).await;
+    assert_eq!(status, 201, "{outer}");
+    let outer_id = outer["id"].as_str().unwrap().to_string();
+    let mut wanted = vec![
+        member(&app, "User", &ada_id, "Ada Lovelace"),
+        member(&app, "User", &bob_id, "bob@contoso.com"),
+        member(&app, "Group", &inner_id, "Inner"),
+    ];
+    wanted.sort_by_key(|m| m["value"].as_str().unwrap().to_string());
+    assert_eq!(sorted_members(&outer), wanted, "the create's answer");
+
+    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}")).await).await;
+    assert_eq!(sorted_members(&got), wanted, "GET by id");
+    let (_, list) = json_of(app.get("/Groups?filter=displayName+eq+%22Outer%22").await).await;
+    assert_eq!(sorted_members(&list["Resources"][0]), wanted, "the list");
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]});
+    let (_, all) = json_of(app.send(Method::POST, "/.search", Some(search)).await).await;
+    let found = all["Resources"].as_array().unwrap().iter().find(|r| r["id"] == outer_id.as_str());
+    assert_eq!(sorted_members(found.unwrap()), wanted, "POST /.search");
+    // Each $ref is the member resource itself.
+    for m in &wanted {
+        let response = app
+            .client
+            .get(m["$ref"].as_str().unwrap())
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{m}");
+    }
+
+    // The display follows the member: renamed, it shows the new name.
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Countess"}]});
+    let (status, renamed) =
+        json_of(app.send(Method::PATCH, &format!("/Users/{ada_id}"), Some(rename)).await).await;
+    assert_eq!(status, 200, "a user PATCH still answers 200 with the resource: {renamed}");
+    assert_eq!(renamed["displayName"], "Countess");
+    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}")).await).await;
+    let ada_member =
+        got["members"].as_array().unwrap().iter().find(|m| m["value"] == ada_id.as_str());
+    assert_eq!(ada_member.unwrap()["display"], "Countess");
+
+    // Entra's lookups never load members.
+    let (status, lean) = json_of(
+        app.get(&format!("/Groups?excludedAttributes=members&filter=id+eq+%22{outer_id}%22")).await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(lean["totalResults"], 1);
+    assert!(lean["Resources"][0].get("members").is_none(), "{lean}");
+
+    // PUT answers with the members too.
+    let put = json!({"displayName": "Outer", "members": [{"value": bob_id}]});
+    let (status, replaced) =
+        json_of(app.send(Method::PUT, &format!("/Groups/{outer_id}"), Some(put)).await).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["members"], json!([member(&app, "User", &bob_id, "bob@contoso.com")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_member_is_still_refused() {
+    let app = TestApp::spawn().await;
+    let (status, error) = json_of(
+        app.send(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "G", "members": ["garbage"]})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["scimType"], "invalidValue", "{error}");
+    let (_, group) =
+        json_of(app.send(Method::POST, "/Groups", Some(json!({"displayName": "G"}))).await).await;
+    let id = group["id"].as_str().unwrap();
+    for value in [json!("garbage"), json!([{"value": "garbage"}]), json!([{"display": "x"}])] {
+        let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": value}]});
+        let (status, error) =
+            json_of(app.send(Method::PATCH, &format!("/Groups/{id}"), Some(add)).await).await;
+        assert_eq!(status, 400, "{value}: {error}");
+        assert_eq!(error["scimType"], "invalidValue", "{value}: {error}");
+    }
+    let (_, got) = json_of(app.get(&format!("/Groups/{id}")).await).await;
+    assert_eq!(got["members"], json!([]), "{got}");
+}

@@ -121,6 +121,70 @@ pub fn members_of(
         .load(conn)
 }
 
+/// One membership as a response shows it: the member and its display name (a user's
+/// `displayName`, else its `userName`; a group's `displayName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownMember {
+    pub group_id: Uuid,
+    pub member_id: Uuid,
+    pub member_kind: String,
+    pub display: Option<String>,
+}
+
+/// A member user's `displayName` and `userName`, a member group's `displayName` (whichever the
+/// member is, the others are null).
+type MemberNames = (Option<String>, Option<String>, Option<String>);
+
+/// The members of the given groups with their display names, in the order they joined: one
+/// statement, the membership rows joined to the member users and groups by primary key (no
+/// query per member).
+pub fn members_shown(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    group_ids: &[Uuid],
+) -> QueryResult<Vec<ShownMember>> {
+    let member_groups = diesel::alias!(groups as member_groups);
+    let rows: Vec<(MemberRow, MemberNames)> = group_members::table
+        .left_join(
+            users::table.on(users::id
+                .eq(group_members::member_id)
+                .and(users::directory_id.eq(group_members::directory_id))
+                .and(group_members::member_kind.eq("User"))),
+        )
+        .left_join(
+            member_groups.on(member_groups
+                .field(groups::id)
+                .eq(group_members::member_id)
+                .and(member_groups.field(groups::directory_id).eq(group_members::directory_id))
+                .and(group_members::member_kind.eq("Group"))),
+        )
+        .filter(group_members::directory_id.eq(directory_id))
+        .filter(group_members::group_id.eq_any(group_ids))
+        .order((group_members::added_at, group_members::member_id))
+        .select((
+            MemberRow::as_select(),
+            (
+                users::display_name.nullable(),
+                users::user_name.nullable(),
+                member_groups.field(groups::display_name).nullable(),
+            ),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, (user_display, user_name, group_display))| ShownMember {
+            group_id: row.group_id,
+            member_id: row.member_id,
+            display: if row.member_kind == "Group" {
+                group_display
+            } else {
+                user_display.filter(|d| !d.is_empty()).or(user_name)
+            },
+            member_kind: row.member_kind,
+        })
+        .collect())
+}
+
 /// Add memberships; one already there keeps its original join time.
 pub fn add_members(conn: &mut PgConnection, rows: &[MemberRow]) -> QueryResult<()> {
     // 5 bind parameters a row; Postgres allows 65535.

@@ -42,7 +42,7 @@ pub async fn search_all(
                 groups::page(conn, directory_id, group_offset, group_limit)?;
             let members = if with_members && !group_rows.is_empty() {
                 let ids: Vec<Uuid> = group_rows.iter().map(|g| g.id).collect();
-                groups::members_of(conn, directory_id, &ids)?
+                groups::members_shown(conn, directory_id, &ids)?
             } else {
                 Vec::new()
             };
