@@ -256,3 +256,170 @@ async fn a_garbage_member_is_still_refused() {
     let (_, got) = json_of(app.get(&format!("/Groups/{id}")).await).await;
     assert_eq!(got["members"], json!([]), "{got}");
 }
+
+fn two_email_user(user_name: &str, work: &str) -> Value {
+    let mut user = entra_user(user_name);
+    user["emails"] = json!([
+        {"primary": true, "type": "work", "value": work},
+        {"primary": false, "type": "home", "value": format!("home.{work}")}
+    ]);
+    user
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attributes_with_a_value_filter_return_the_matching_values() {
+    let app = TestApp::spawn().await;
+    let (_, one) =
+        json_of(app.post_user(&two_email_user("one@contoso.com", "emailName357")).await).await;
+    let one_id = one["id"].as_str().unwrap().to_string();
+    let (_, two) =
+        json_of(app.post_user(&two_email_user("two@contoso.com", "jump@bob.com")).await).await;
+    let two_id = two["id"].as_str().unwrap().to_string();
+    let work = |value: &str| json!([{"primary": true, "type": "work", "value": value}]);
+
+    // The Postman collection's two requests, encoded as it sends them.
+    let (status, list) =
+        json_of(app.get("/Users?attributes=emails%5Btype+eq+%22work%22%5D").await).await;
+    assert_eq!(status, 200, "{list}");
+    let by_id = |list: &Value, id: &str| {
+        list["Resources"].as_array().unwrap().iter().find(|r| r["id"] == id).cloned().unwrap()
+    };
+    let first = by_id(&list, &one_id);
+    assert_eq!(first["emails"], work("emailName357"), "{first}");
+    assert!(first.get("userName").is_none() && first.get("meta").is_none(), "{first}");
+    assert_eq!(by_id(&list, &two_id)["emails"], work("jump@bob.com"));
+    let (status, list) =
+        json_of(app.get("/Users?attributes=emails%5Bvalue+eq+%22emailName357%22%5D").await).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(by_id(&list, &one_id)["emails"], work("emailName357"));
+    let other = by_id(&list, &two_id);
+    assert!(other.get("emails").is_none(), "no value of the other user matches: {other}");
+
+    // One resource; a sub-attribute after the brackets; the other parameter.
+    let (status, got) = json_of(
+        app.get(&format!(
+            "/Users/{one_id}?attributes=userName,emails%5Btype+eq+%22home%22%5D.value"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["emails"], json!([{"value": "home.emailName357"}]));
+    assert_eq!(got["userName"], "one@contoso.com");
+    let (status, got) = json_of(
+        app.get(&format!("/Users/{one_id}?excludedAttributes=emails%5Btype+eq+%22work%22%5D"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got["emails"],
+        json!([{"primary": false, "type": "home", "value": "home.emailName357"}])
+    );
+    assert_eq!(got["userName"], "one@contoso.com", "everything else is kept");
+    assert!(got.get("meta").is_some());
+
+    // POST /.search takes the same names, as a list.
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"two@contoso.com\"",
+        "attributes": ["emails[type eq \"work\" or type eq \"other\"].value", "userName"]});
+    let (status, found) =
+        json_of(app.send(Method::POST, "/Users/.search", Some(search)).await).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["Resources"][0]["emails"], json!([{"value": "jump@bob.com"}]));
+
+    // Group members by type.
+    let body = json!({"displayName": "Mixed", "members": [{"value": one_id}]});
+    let (_, inner) = json_of(app.send(Method::POST, "/Groups", Some(body)).await).await;
+    let inner_id = inner["id"].as_str().unwrap().to_string();
+    let body = json!({"displayName": "Outer", "members": [{"value": two_id}, {"value": inner_id}]});
+    let (_, outer) = json_of(app.send(Method::POST, "/Groups", Some(body)).await).await;
+    let outer_id = outer["id"].as_str().unwrap();
+    let (status, got) = json_of(
+        app.get(&format!("/Groups/{outer_id}?attributes=members%5Btype+eq+%22Group%22%5D")).await,
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    let members = got["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{got}");
+    assert_eq!(members[0]["value"], inner_id.as_str());
+    let (_, got) = json_of(
+        app.get(&format!("/Groups/{outer_id}?excludedAttributes=members%5Btype+eq+%22Group%22%5D"))
+            .await,
+    )
+    .await;
+    assert_eq!(got["members"].as_array().unwrap().len(), 1, "{got}");
+    assert_eq!(got["members"][0]["value"], two_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_value_filters_in_attributes_are_400s() {
+    let app = TestApp::spawn().await;
+    let (_, user) = json_of(app.post_user(&two_email_user("h@contoso.com", "h@x.com")).await).await;
+    let id = user["id"].as_str().unwrap().to_string();
+    let huge = format!("emails[value eq \"{}\"]", "x".repeat(5000));
+    let many = vec!["type eq \"a\""; 101].join(" or ");
+    let many = format!("emails[{many}]");
+    let deep = format!("emails[{}type eq \"a\"{}]", "(".repeat(40), ")".repeat(40));
+    let cases: Vec<(&str, String)> = vec![
+        ("unterminated", "emails[type eq \"work\"".to_string()),
+        ("unterminated, then more", "emails[type eq \"work\",userName".to_string()),
+        ("empty", "emails[]".to_string()),
+        ("NUL", "emails[type eq \"wo\u{0}rk\"]".to_string()),
+        ("escaped NUL", r#"emails[type eq "wo\u0000rk"]"#.to_string()),
+        ("nested", "emails[type eq \"a\" and x[y eq \"b\"]]".to_string()),
+        ("trailing garbage", "emails[type eq \"work\"]]]".to_string()),
+        ("huge", huge),
+        ("too many comparisons", many),
+        ("too deep", deep),
+    ];
+    for (what, name) in &cases {
+        for param in ["attributes", "excludedAttributes"] {
+            for path in ["/Users".to_string(), format!("/Users/{id}"), "/Groups".to_string()] {
+                let response = app
+                    .client
+                    .get(format!("{}{path}", app.scim_url()))
+                    .query(&[(param, name.as_str())])
+                    .bearer_auth(&app.token)
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, body) = json_of(response).await;
+                assert_eq!(status, 400, "{what} in {param} on {path}: {body}");
+                assert_eq!(
+                    body["scimType"], "invalidFilter",
+                    "{what} in {param} on {path}: {body}"
+                );
+                assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+                assert!(body.to_string().len() < 2000, "{what}: the error is bounded");
+            }
+        }
+        let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "attributes": [name]});
+        let (status, body) =
+            json_of(app.send(Method::POST, "/Users/.search", Some(search)).await).await;
+        assert_eq!(
+            (status, body["scimType"].as_str()),
+            (400, Some("invalidFilter")),
+            "{what}: {body}"
+        );
+    }
+    // The comparisons of all the names count together.
+    let fifty = vec!["type eq \"a\""; 51].join(" or ");
+    let two = format!("emails[{fifty}],emails[{fifty}].value");
+    let response = app
+        .client
+        .get(format!("{}/Users", app.scim_url()))
+        .query(&[("attributes", two.as_str())])
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // A 200 afterwards: nothing broke.
+    let (status, got) =
+        json_of(app.get(&format!("/Users/{id}?attributes=emails%5Btype+eq+%22work%22%5D")).await)
+            .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["emails"].as_array().unwrap().len(), 1);
+}

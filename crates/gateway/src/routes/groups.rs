@@ -115,7 +115,7 @@ pub async fn get(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path.1)?;
-    let selection = selection(&lowercase_keys(query.into_inner()))?;
+    let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
     let (row, members) = roster_store::run_read(&state.pool, move |conn| {
@@ -164,7 +164,7 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params)?;
+    let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let filter = params
         .get("filter")

@@ -27,7 +27,7 @@ pub async fn search_all(
             "a search across resource types takes no filter; use /Users/.search or /Groups/.search",
         )));
     }
-    let selection = selection(&params)?;
+    let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
