@@ -123,66 +123,43 @@ pub fn members_of(
 
 /// One membership as a response shows it: the member and its display name (a user's
 /// `displayName`, else its `userName`; a group's `displayName`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct ShownMember {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub group_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub member_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub member_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub display: Option<String>,
 }
 
-/// A member user's `displayName` and `userName`, a member group's `displayName` (whichever the
-/// member is, the others are null).
-type MemberNames = (Option<String>, Option<String>, Option<String>);
-
 /// The members of the given groups with their display names, in the order they joined: one
-/// statement, the membership rows joined to the member users and groups by primary key (no
-/// query per member).
+/// statement (no query per member). Each member's name is a primary-key probe of `users` or
+/// `groups` (a scalar subquery per row), so the cost follows the number of members shown, not
+/// the size of the directory: a join let the planner hash every user of the directory for a
+/// page of small groups.
 pub fn members_shown(
     conn: &mut PgConnection,
     directory_id: Uuid,
     group_ids: &[Uuid],
 ) -> QueryResult<Vec<ShownMember>> {
-    let member_groups = diesel::alias!(groups as member_groups);
-    let rows: Vec<(MemberRow, MemberNames)> = group_members::table
-        .left_join(
-            users::table.on(users::id
-                .eq(group_members::member_id)
-                .and(users::directory_id.eq(group_members::directory_id))
-                .and(group_members::member_kind.eq("User"))),
-        )
-        .left_join(
-            member_groups.on(member_groups
-                .field(groups::id)
-                .eq(group_members::member_id)
-                .and(member_groups.field(groups::directory_id).eq(group_members::directory_id))
-                .and(group_members::member_kind.eq("Group"))),
-        )
-        .filter(group_members::directory_id.eq(directory_id))
-        .filter(group_members::group_id.eq_any(group_ids))
-        .order((group_members::added_at, group_members::member_id))
-        .select((
-            MemberRow::as_select(),
-            (
-                users::display_name.nullable(),
-                users::user_name.nullable(),
-                member_groups.field(groups::display_name).nullable(),
-            ),
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, (user_display, user_name, group_display))| ShownMember {
-            group_id: row.group_id,
-            member_id: row.member_id,
-            display: if row.member_kind == "Group" {
-                group_display
-            } else {
-                user_display.filter(|d| !d.is_empty()).or(user_name)
-            },
-            member_kind: row.member_kind,
-        })
-        .collect())
+    diesel::sql_query(
+        "SELECT gm.group_id, gm.member_id, gm.member_kind, \
+           CASE gm.member_kind \
+             WHEN 'User' THEN (SELECT coalesce(nullif(u.display_name, ''), u.user_name) FROM users u \
+                               WHERE u.id = gm.member_id AND u.directory_id = gm.directory_id) \
+             WHEN 'Group' THEN (SELECT g.display_name FROM groups g \
+                                WHERE g.id = gm.member_id AND g.directory_id = gm.directory_id) \
+           END AS display \
+         FROM group_members gm \
+         WHERE gm.directory_id = $1 AND gm.group_id = ANY($2) \
+         ORDER BY gm.added_at, gm.member_id",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(directory_id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(group_ids)
+    .load(conn)
 }
 
 /// Add memberships; one already there keeps its original join time.
