@@ -182,7 +182,9 @@ fn extension_schema(base: &str, extension: &Extension) -> Value {
 /// declared a string too.
 fn inferred_attribute(name: &str, sample: &Value, top: bool) -> Value {
     let (multi_valued, element) = match sample {
-        Value::Array(values) => (true, values.iter().find(|v| !v.is_null()).unwrap_or(&Value::Null)),
+        Value::Array(values) => {
+            (true, values.iter().find(|v| !v.is_null()).unwrap_or(&Value::Null))
+        }
         other => (false, other),
     };
     let kind = match element {
@@ -875,8 +877,10 @@ mod tests {
             ]
         );
         let subs = attrs[3]["subAttributes"].as_array().unwrap();
-        let subs: Vec<(&str, &str)> =
-            subs.iter().map(|a| (a["name"].as_str().unwrap(), a["type"].as_str().unwrap())).collect();
+        let subs: Vec<(&str, &str)> = subs
+            .iter()
+            .map(|a| (a["name"].as_str().unwrap(), a["type"].as_str().unwrap()))
+            .collect();
         // Complex below the top is not SCIM: a nested object is declared a string.
         assert_eq!(subs, [("building", "string"), ("floor", "integer"), ("desk", "string")]);
         for attribute in attrs {
@@ -884,5 +888,4 @@ mod tests {
         }
         assert_eq!(schemas_list(BASE, &Limits::default(), &extensions)["totalResults"], 4);
     }
-
 }
