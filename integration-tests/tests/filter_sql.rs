@@ -912,8 +912,9 @@ fn served_group(row: &GroupRow, members: &[MemberRow]) -> Value {
     let refs: Vec<MemberRef> = members
         .iter()
         .filter(|m| m.group_id == row.id)
-        .map(|m| {
-            MemberRef::stored(m.member_id.to_string(), MemberKind::parse(&m.member_kind), None)
+        .map(|m| MemberRef {
+            value: m.member_id.to_string(),
+            kind: MemberKind::parse(&m.member_kind),
         })
         .collect();
     Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, Some(&refs))

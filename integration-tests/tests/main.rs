@@ -12,7 +12,6 @@ mod faults;
 mod filter_sql;
 mod groups;
 mod hostile_input;
-mod interop;
 mod migrations;
 mod parking;
 mod patch_roundtrip;

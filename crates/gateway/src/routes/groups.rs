@@ -1,6 +1,5 @@
 //! `/Groups`: create, read, query, replace, patch (204), delete. Members are loaded only when
-//! the response shows them (`excludedAttributes=members` never loads them), with their
-//! `display` in the same statement, and shown with the `$ref` of the member resource.
+//! the response shows them (`excludedAttributes=members` never loads them).
 
 use std::collections::HashMap;
 
@@ -115,18 +114,15 @@ pub async fn get(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path.1)?;
-    let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
+    let selection = selection(&lowercase_keys(query.into_inner()))?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
     let (row, members) = roster_store::run_read(&state.pool, move |conn| {
         let Some(row) = groups::find(conn, directory_id, id)? else {
             return Ok::<_, ApiError>(None);
         };
-        let members = if with_members {
-            Some(groups::members_shown(conn, directory_id, &[id])?)
-        } else {
-            None
-        };
+        let members =
+            if with_members { Some(groups::members_of(conn, directory_id, &[id])?) } else { None };
         Ok(Some((row, members)))
     })
     .await?
@@ -164,7 +160,7 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params, &state.filter_limits)?;
+    let selection = selection(&params)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let filter = params
         .get("filter")
@@ -181,7 +177,7 @@ async fn query_list(
         // The members of this page's groups only.
         let members = if with_members && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-            groups::members_shown(conn, directory_id, &ids)?
+            groups::members_of(conn, directory_id, &ids)?
         } else {
             Vec::new()
         };
@@ -205,13 +201,8 @@ async fn query_list(
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
-/// A member as responses show it: `value`, `display`, `type` (and `$ref`, built when rendered).
-pub(crate) fn member_ref(row: &groups::ShownMember) -> MemberRef {
-    MemberRef::stored(
-        row.member_id.to_string(),
-        MemberKind::parse(&row.member_kind),
-        row.display.clone(),
-    )
+pub(crate) fn member_ref(row: &groups::MemberRow) -> MemberRef {
+    MemberRef { value: row.member_id.to_string(), kind: MemberKind::parse(&row.member_kind) }
 }
 
 fn event_members(members: &[MemberRef]) -> Vec<EventMember> {
