@@ -41,10 +41,10 @@ stack: ## Make sure Postgres and the tests' broker (Nisshi, memory storage, port
 stack-stop: ## Stop the tests' broker if `make stack` started it
 	@scripts/stack.sh broker-stop $(TEST_BROKER_DIR)
 
-TEST_STEPS := lint test-unit test-integration test-run test-scim2 test-postman
+TEST_STEPS := lint test-unit test-integration test-run test-scim2
 
 .PHONY: test
-test: ## Everything: lint, unit, integration, `make run`, scim2-tester, Postman; stops the broker it started (KEEP_STACK=1 keeps it)
+test: ## Everything: lint, unit, integration, `make run`, scim2-tester; stops the broker it started (KEEP_STACK=1 keeps it)
 	@started=0; [ -f $(TEST_BROKER_DIR)/nisshi.pid ] && kill -0 $$(cat $(TEST_BROKER_DIR)/nisshi.pid) 2>/dev/null || started=1; \
 	  status=0; $(MAKE) --no-print-directory $(TEST_STEPS) || status=$$?; \
 	  if [ $$started = 1 ] && [ -z "$(KEEP_STACK)" ]; then scripts/stack.sh broker-stop $(TEST_BROKER_DIR); fi; \
