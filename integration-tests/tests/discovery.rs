@@ -145,3 +145,41 @@ async fn custom_extensions_a_directory_holds_are_declared() {
         .unwrap();
     assert!(!extensions(&elsewhere).contains(&CUSTOM.to_string()), "{elsewhere}");
 }
+
+/// Hostile extensions: one user with 1,500 attributes in a custom extension, objects nested
+/// three deep, and wrong-typed values. `/Schemas` still answers (at most 1,000 inferred
+/// attribute names, complex only at the top) and another tenant's directory still provisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_extensions_keep_discovery_bounded_and_others_provisioning() {
+    const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:Hostile:2.0:User";
+    let app = TestApp::spawn().await;
+    let bystander = app.add_bystander();
+    let mut extension = serde_json::Map::new();
+    for i in 0..1500 {
+        extension.insert(format!("a{i:04}"), serde_json::json!(i));
+    }
+    extension.insert("nested".into(), serde_json::json!({"b": {"c": {"d": [null, {"e": 1}]}}}));
+    extension.insert("mixed".into(), serde_json::json!([null, "x", 1, true]));
+    let mut user = entra_user("hostile-extension@contoso.com");
+    user[CUSTOM] = Value::Object(extension);
+    let response = app.post_user(&user).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+
+    let schemas = app.get("/Schemas").await;
+    assert_eq!(schemas.status(), 200);
+    let schemas: Value = schemas.json().await.unwrap();
+    let hostile = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == CUSTOM)
+        .expect("the extension is declared");
+    let attributes = hostile["attributes"].as_array().unwrap();
+    assert_eq!(attributes.len(), 1000, "bounded to 1,000 attribute names");
+    for attribute in attributes {
+        for sub in attribute["subAttributes"].as_array().into_iter().flatten() {
+            assert_ne!(sub["type"], "complex", "complex only at the top: {attribute}");
+        }
+    }
+    app.assert_bystander_provisions(&bystander).await;
+}
