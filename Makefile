@@ -76,6 +76,10 @@ test-run: stack ## `make run` twice with Ctrl-C between: prints the two lines, c
 test-scim2: stack ## scim2-tester (PyPI) against a running gateway: every check must succeed
 	scripts/test-scim2-tester.sh
 
+.PHONY: test-postman
+test-postman: stack ## Microsoft's SCIMReferenceCode Postman collection (newman) against a running gateway: at least 100 assertions must pass
+	scripts/test-postman.sh
+
 .PHONY: migrate
 migrate: ## Apply migrations to ROSTER__DATABASE__URL (default: the local `roster` database)
 	@scripts/stack.sh postgres

@@ -912,9 +912,8 @@ fn served_group(row: &GroupRow, members: &[MemberRow]) -> Value {
     let refs: Vec<MemberRef> = members
         .iter()
         .filter(|m| m.group_id == row.id)
-        .map(|m| MemberRef {
-            value: m.member_id.to_string(),
-            kind: MemberKind::parse(&m.member_kind),
+        .map(|m| {
+            MemberRef::stored(m.member_id.to_string(), MemberKind::parse(&m.member_kind), None)
         })
         .collect();
     Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, Some(&refs))

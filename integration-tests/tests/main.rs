@@ -12,6 +12,7 @@ mod faults;
 mod filter_sql;
 mod groups;
 mod hostile_input;
+mod interop;
 mod migrations;
 mod parking;
 mod patch_roundtrip;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod hub;
 pub mod in_flight;
 pub mod lag;
+pub mod normalize;
 pub mod publish;
 pub mod routes;
 pub mod startup;

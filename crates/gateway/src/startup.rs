@@ -90,6 +90,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
+                // Outermost, so that routing and the request's span see the canonical path.
+                .wrap(actix_web::middleware::from_fn(crate::normalize::normalize_scim_path))
                 .app_data(state.clone())
                 .app_data(lag.clone())
                 .app_data(verifier.clone())

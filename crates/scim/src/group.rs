@@ -56,19 +56,32 @@ impl MemberKind {
     }
 }
 
-/// One member of a group: the member's resource id and, when known, its kind.
+/// One member of a group: the member's resource id and, when known, its kind and its
+/// `display` (RFC 7643 §4.2: readOnly, the member's name as the service stores it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberRef {
     /// The member's `id`.
     pub value: String,
     /// From the member's `type`, or from a `$ref` URL ending in `/Users/…` or `/Groups/…`.
     pub kind: Option<MemberKind>,
+    /// The member's display name: a user's `displayName`, else its `userName`; a group's
+    /// `displayName`. Responses show it; in requests it is read-only and not kept.
+    pub display: Option<String>,
 }
 
 impl MemberRef {
     /// A member of unknown kind.
     pub fn new(value: impl Into<String>) -> MemberRef {
-        MemberRef { value: value.into(), kind: None }
+        MemberRef { value: value.into(), kind: None, display: None }
+    }
+
+    /// A member of a known kind, with its display name when there is one.
+    pub fn stored(
+        value: impl Into<String>,
+        kind: Option<MemberKind>,
+        display: Option<String>,
+    ) -> MemberRef {
+        MemberRef { value: value.into(), kind, display }
     }
 
     /// Reads one element of a `members` list: `{"value": id, "type"?, "$ref"?, "display"?}`, or
@@ -96,14 +109,19 @@ impl MemberRef {
                 None
             }
         });
-        Ok(MemberRef { value, kind })
+        let display = get("display").and_then(Value::as_str).map(str::to_string);
+        Ok(MemberRef { value, kind, display })
     }
 
-    /// The member as a response shows it: `value`, `type` when known, and `$ref` when the kind
-    /// and the service's base URL are known.
+    /// The member as a response shows it: `value`, `display` when known, `$ref` when the kind
+    /// and the service's base URL are known (the absolute URL of the member resource), and
+    /// `type` when the kind is known.
     pub fn to_json(&self, base_url: Option<&str>) -> Value {
         let mut out = Map::new();
         out.insert("value".into(), Value::String(self.value.clone()));
+        if let Some(display) = &self.display {
+            out.insert("display".into(), Value::String(display.clone()));
+        }
         if let Some(kind) = self.kind {
             if let Some(base) = base_url {
                 let reference =

@@ -1099,7 +1099,7 @@ fn equality_constraints(filter: &Filter) -> Option<Vec<(String, Value)>> {
 
 /// Whether one element of attribute `attr` matches the value filter (evaluated as
 /// `attr[filter]` so that case-exactness follows the attribute).
-fn element_matches(attr: &str, filter: &Filter, element: &Value) -> bool {
+pub(crate) fn element_matches(attr: &str, filter: &Filter, element: &Value) -> bool {
     let mut wrapper = Map::new();
     wrapper.insert(attr.to_string(), Value::Array(vec![element.clone()]));
     let value_path =

@@ -10,11 +10,20 @@
 //! - When both parameters are given, `attributes` selects and `excludedAttributes` then removes.
 //! - [`AttributeSelection::wants_members`] tells whether a group's `members` will be shown, so
 //!   that `excludedAttributes=members` (Entra's group lookups) never loads them.
+//! - A name may carry a value filter, as Microsoft's SCIMReferenceCode accepts:
+//!   `attributes=emails[type eq "work"]` returns only the values of `emails` the filter matches
+//!   (`emails[type eq "work"].value` only their `value`), and
+//!   `excludedAttributes=emails[type eq "home"]` drops the matching values (with `.value`,
+//!   only their `value`). A filter is parsed with the limits of `filter` parameters (length,
+//!   depth, and the comparisons of all the names together); a bad one, an unclosed `[` or a
+//!   nested value path is `400 invalidFilter`. Names are split at commas outside brackets and
+//!   quoted strings.
 
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
-use crate::filter::AttrPath;
+use crate::filter::{AttrPath, Filter, ParseLimits};
+use crate::patch::element_matches;
 use crate::schema::{self, ENTERPRISE, GROUP, USER};
 use crate::user::ENTERPRISE_USER_SCHEMA;
 
@@ -22,7 +31,7 @@ use crate::user::ENTERPRISE_USER_SCHEMA;
 const ALWAYS: &[&str] = &["id", "schemas"];
 
 /// One name of an `attributes` or `excludedAttributes` list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Name {
     /// The core schema URN on its own: every core (top-level, non-extension) attribute.
     Core,
@@ -30,10 +39,27 @@ enum Name {
     Extension(String),
     /// An attribute (with `urn` only for extension attributes), maybe with a sub-attribute.
     Attr(AttrPath),
+    /// `attr[filter]` or `attr[filter].subAttr`: the values of `attr` that `filter` matches (or
+    /// their sub-attribute). The path's `sub_attr` is the one after the brackets.
+    Values(AttrPath, Filter),
 }
 
+impl Name {
+    /// The attribute path a name designates, with its value filter if any.
+    fn path(&self) -> Option<(&AttrPath, Option<&Filter>)> {
+        match self {
+            Name::Attr(path) => Some((path, None)),
+            Name::Values(path, filter) => Some((path, Some(filter))),
+            Name::Core | Name::Extension(_) => None,
+        }
+    }
+}
+
+/// A path naming one attribute, with the value filter its name carries.
+type Selected<'a> = (&'a AttrPath, Option<&'a Filter>);
+
 /// The parsed `attributes` / `excludedAttributes` query parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AttributeSelection {
     /// `attributes`: `None` when absent or empty (everything returned by default).
     include: Option<Vec<Name>>,
@@ -47,17 +73,40 @@ impl AttributeSelection {
         AttributeSelection::default()
     }
 
-    /// Parses the two query parameters, each a comma-separated list (already URL-decoded).
-    /// A name that is not an attribute path is `400 invalidPath`.
+    /// Parses the two query parameters, each a comma-separated list (already URL-decoded),
+    /// with the default [`ParseLimits`] for value filters. A name that is not an attribute path
+    /// is `400 invalidPath`; a bad value filter is `400 invalidFilter`.
     pub fn parse(
         attributes: Option<&str>,
         excluded_attributes: Option<&str>,
     ) -> Result<AttributeSelection, ScimError> {
-        let include = parse_list(attributes.unwrap_or_default())?;
-        Ok(AttributeSelection {
-            include: (!include.is_empty()).then_some(include),
-            exclude: parse_list(excluded_attributes.unwrap_or_default())?,
-        })
+        AttributeSelection::parse_with(attributes, excluded_attributes, &ParseLimits::default())
+    }
+
+    /// [`AttributeSelection::parse`] with the limits of the service's `filter` parameters:
+    /// each value filter is at most `max_len` characters and `max_depth` deep, and all the
+    /// value filters of both lists have at most `max_terms` comparisons together.
+    pub fn parse_with(
+        attributes: Option<&str>,
+        excluded_attributes: Option<&str>,
+        limits: &ParseLimits,
+    ) -> Result<AttributeSelection, ScimError> {
+        let include = parse_list(attributes.unwrap_or_default(), limits)?;
+        let exclude = parse_list(excluded_attributes.unwrap_or_default(), limits)?;
+        let terms: usize = include
+            .iter()
+            .chain(&exclude)
+            .filter_map(|n| n.path().and_then(|(_, f)| f))
+            .map(count_terms)
+            .sum();
+        if terms > limits.max_terms {
+            return Err(ScimError::invalid_filter(format!(
+                "the value filters of attributes and excludedAttributes have {terms} comparisons; \
+                 at most {} are accepted",
+                limits.max_terms
+            )));
+        }
+        Ok(AttributeSelection { include: (!include.is_empty()).then_some(include), exclude })
     }
 
     /// Whether the selection keeps everything.
@@ -68,12 +117,14 @@ impl AttributeSelection {
     /// Whether the core attribute `attr` (top level, any case) is returned at all, fully or in
     /// part.
     pub fn wants(&self, attr: &str) -> bool {
+        // `whole`: the name designates the whole attribute (all its values, all of each).
         let names_it = |n: &Name, whole: bool| match n {
             Name::Attr(p) => {
                 p.urn.is_none()
                     && p.attr.eq_ignore_ascii_case(attr)
                     && (!whole || p.sub_attr.is_none())
             }
+            Name::Values(p, _) => !whole && p.urn.is_none() && p.attr.eq_ignore_ascii_case(attr),
             Name::Core => true,
             Name::Extension(_) => false,
         };
@@ -106,11 +157,121 @@ impl AttributeSelection {
     }
 }
 
-fn parse_list(list: &str) -> Result<Vec<Name>, ScimError> {
-    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_name).collect()
+fn parse_list(list: &str, limits: &ParseLimits) -> Result<Vec<Name>, ScimError> {
+    split_names(list)
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| parse_name(name, limits))
+        .collect()
 }
 
-fn parse_name(text: &str) -> Result<Name, ScimError> {
+/// The names of a list: split at the commas that are neither inside brackets nor inside a
+/// quoted string (a value filter may hold both). An unclosed bracket or string runs to the end,
+/// where [`parse_name`] refuses it.
+fn split_names(list: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, c) in list.char_indices() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' if depth > 0 => quoted = true,
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                names.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    names.push(&list[start..]);
+    names
+}
+
+/// How many comparisons and `pr` tests a filter has.
+fn count_terms(filter: &Filter) -> usize {
+    match filter {
+        Filter::And(l, r) | Filter::Or(l, r) => count_terms(l) + count_terms(r),
+        Filter::Not(inner) => count_terms(inner),
+        Filter::ValuePath { filter, .. } => count_terms(filter),
+        Filter::Present(_) | Filter::Compare { .. } => 1,
+    }
+}
+
+fn parse_name(text: &str, limits: &ParseLimits) -> Result<Name, ScimError> {
+    match text.find('[') {
+        Some(open) => parse_value_path(text, open, limits),
+        None => parse_simple(text),
+    }
+}
+
+/// `attr[filter]` or `attr[filter].subAttr`.
+fn parse_value_path(text: &str, open: usize, limits: &ParseLimits) -> Result<Name, ScimError> {
+    let invalid_filter = |detail: String| ScimError::invalid_filter(detail);
+    let shown = || shorten(text);
+    let mut path = parse_attr(&text[..open])?;
+    if path.sub_attr.is_some() {
+        return Err(invalid_filter(format!(
+            "{}: a value filter must follow a multi-valued attribute, not a sub-attribute",
+            shown()
+        )));
+    }
+    let close = match text.rfind(']') {
+        Some(close) if close > open => close,
+        _ => return Err(invalid_filter(format!("{}: \"[\" is not closed", shown()))),
+    };
+    let filter = Filter::parse_with(&text[open + 1..close], limits).map_err(|e| {
+        invalid_filter(format!("{} has an invalid value filter: {}", shown(), e.detail))
+    })?;
+    if nests(&filter) {
+        return Err(invalid_filter(format!("{}: a value filter cannot nest", shown())));
+    }
+    let rest = &text[close + 1..];
+    if !rest.is_empty() {
+        match rest.strip_prefix('.').map(AttrPath::parse) {
+            Some(Ok(sub)) if sub.urn.is_none() && sub.sub_attr.is_none() => {
+                path.sub_attr = Some(sub.attr);
+            }
+            _ => {
+                return Err(invalid_filter(format!(
+                    "{}: expected \".subAttribute\" or the end after \"]\"",
+                    shown()
+                )));
+            }
+        }
+    }
+    Ok(Name::Values(path, filter))
+}
+
+/// Whether a filter holds a value path (`emails[type eq "work"]` inside brackets).
+fn nests(filter: &Filter) -> bool {
+    match filter {
+        Filter::ValuePath { .. } => true,
+        Filter::And(l, r) | Filter::Or(l, r) => nests(l) || nests(r),
+        Filter::Not(inner) => nests(inner),
+        Filter::Present(_) | Filter::Compare { .. } => false,
+    }
+}
+
+/// A name as an error detail shows it: quoted, and cut after 100 characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// A name without value filter: a schema URN, or an attribute path.
+fn parse_simple(text: &str) -> Result<Name, ScimError> {
     if schema::is_schema_urn(text) {
         let urn = if text.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
             ENTERPRISE_USER_SCHEMA.to_string()
@@ -122,6 +283,12 @@ fn parse_name(text: &str) -> Result<Name, ScimError> {
         }
         return Ok(Name::Extension(urn));
     }
+    parse_attr(text).map(Name::Attr)
+}
+
+/// An attribute path (`400 invalidPath` otherwise), with the core URN dropped and a bare
+/// enterprise attribute name qualified with the enterprise URN.
+fn parse_attr(text: &str) -> Result<AttrPath, ScimError> {
     let mut path = AttrPath::parse(text).map_err(|e| {
         ScimError::bad_request(
             ScimType::InvalidPath,
@@ -135,7 +302,7 @@ fn parse_name(text: &str) -> Result<Name, ScimError> {
     if path.urn.is_none() && !core(&path.attr) && schema::find(ENTERPRISE, &path.attr).is_some() {
         path.urn = Some(ENTERPRISE_USER_SCHEMA.to_string());
     }
-    Ok(Name::Attr(path))
+    Ok(path)
 }
 
 /// The attributes of `resource` named in `names`, plus `id` and `schemas`.
@@ -151,16 +318,10 @@ fn include(resource: &Map<String, Value>, names: &[Name]) -> Map<String, Value> 
             {
                 Some(value.clone())
             } else {
-                let paths: Vec<&AttrPath> = names
+                let paths: Vec<Selected<'_>> = names
                     .iter()
-                    .filter_map(|n| match n {
-                        Name::Attr(p)
-                            if p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(key)) =>
-                        {
-                            Some(p)
-                        }
-                        _ => None,
-                    })
+                    .filter_map(Name::path)
+                    .filter(|(p, _)| p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(key)))
                     .collect();
                 match value {
                     Value::Object(ext) if !paths.is_empty() => {
@@ -173,14 +334,12 @@ fn include(resource: &Map<String, Value>, names: &[Name]) -> Map<String, Value> 
         } else if names.contains(&Name::Core) {
             Some(value.clone())
         } else {
-            let paths: Vec<&AttrPath> = names
+            let paths: Vec<Selected<'_>> = names
                 .iter()
-                .filter_map(|n| match n {
-                    Name::Attr(p) if p.urn.is_none() && p.attr.eq_ignore_ascii_case(key) => Some(p),
-                    _ => None,
-                })
+                .filter_map(Name::path)
+                .filter(|(p, _)| p.urn.is_none() && p.attr.eq_ignore_ascii_case(key))
                 .collect();
-            select_value(value, &paths)
+            select_value(key, value, &paths)
         };
         if let Some(value) = selected {
             out.insert(key.clone(), value);
@@ -190,48 +349,58 @@ fn include(resource: &Map<String, Value>, names: &[Name]) -> Map<String, Value> 
 }
 
 /// The attributes of an extension object named by `paths` (all of the same URN).
-fn include_attrs(object: &Map<String, Value>, paths: &[&AttrPath]) -> Map<String, Value> {
+fn include_attrs(object: &Map<String, Value>, paths: &[Selected<'_>]) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in object {
-        let mine: Vec<&AttrPath> =
-            paths.iter().copied().filter(|p| p.attr.eq_ignore_ascii_case(key)).collect();
-        if let Some(value) = select_value(value, &mine) {
+        let mine: Vec<Selected<'_>> =
+            paths.iter().copied().filter(|(p, _)| p.attr.eq_ignore_ascii_case(key)).collect();
+        if let Some(value) = select_value(key, value, &mine) {
             out.insert(key.clone(), value);
         }
     }
     out
 }
 
-/// One attribute's value given the paths naming it: whole when one names it without
-/// sub-attribute, else only the named sub-attributes (of the object or of each element).
-fn select_value(value: &Value, paths: &[&AttrPath]) -> Option<Value> {
+/// One attribute's value (`key`) given the paths naming it: whole when one names it without
+/// sub-attribute or filter; else, of the object or of each element, the sub-attributes named
+/// without filter, and the element (or the sub-attribute) named by each value filter that
+/// matches it. Elements left empty are dropped, and the attribute when nothing is left.
+fn select_value(key: &str, value: &Value, paths: &[Selected<'_>]) -> Option<Value> {
     if paths.is_empty() {
         return None;
     }
-    if paths.iter().any(|p| p.sub_attr.is_none()) {
+    if paths.iter().any(|(p, f)| p.sub_attr.is_none() && f.is_none()) {
         return Some(value.clone());
     }
-    let subs: Vec<&str> = paths.iter().filter_map(|p| p.sub_attr.as_deref()).collect();
-    let pick = |object: &Map<String, Value>| -> Map<String, Value> {
-        object
+    let subs: Vec<&str> = paths
+        .iter()
+        .filter(|(_, f)| f.is_none())
+        .filter_map(|(p, _)| p.sub_attr.as_deref())
+        .collect();
+    let filtered: Vec<(&AttrPath, &Filter)> =
+        paths.iter().filter_map(|(p, f)| f.map(|f| (*p, f))).collect();
+    let pick = |element: &Value| -> Option<Value> {
+        let mut wanted = subs.clone();
+        for (path, filter) in &filtered {
+            if element_matches(key, filter, element) {
+                match path.sub_attr.as_deref() {
+                    None => return Some(element.clone()),
+                    Some(sub) => wanted.push(sub),
+                }
+            }
+        }
+        let object = element.as_object()?;
+        let picked: Map<String, Value> = object
             .iter()
-            .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            .filter(|(k, _)| wanted.iter().any(|s| s.eq_ignore_ascii_case(k)))
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .collect();
+        (!picked.is_empty()).then_some(Value::Object(picked))
     };
     match value {
-        Value::Object(object) => {
-            let picked = pick(object);
-            (!picked.is_empty()).then_some(Value::Object(picked))
-        }
+        Value::Object(_) => pick(value),
         Value::Array(elements) => {
-            let picked: Vec<Value> = elements
-                .iter()
-                .filter_map(Value::as_object)
-                .map(pick)
-                .filter(|e| !e.is_empty())
-                .map(Value::Object)
-                .collect();
+            let picked: Vec<Value> = elements.iter().filter_map(pick).collect();
             (!picked.is_empty()).then_some(Value::Array(picked))
         }
         _ => None,
@@ -240,50 +409,101 @@ fn select_value(value: &Value, paths: &[&AttrPath]) -> Option<Value> {
 
 /// Removes what `name` designates from `resource` (never `id` or `schemas`).
 fn exclude(resource: &mut Map<String, Value>, name: &Name) {
-    match name {
-        Name::Core => resource.retain(|k, _| {
-            ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k)) || schema::starts_with_urn(k)
-        }),
-        Name::Extension(urn) => remove_key(resource, urn),
-        Name::Attr(path) => {
-            let container = match path.urn.as_deref() {
-                None => {
-                    if ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.attr)) {
-                        return;
-                    }
-                    Some(&mut *resource)
-                }
-                Some(urn) => {
-                    let key = resource.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned();
-                    key.and_then(|k| resource.get_mut(&k)).and_then(Value::as_object_mut)
-                }
-            };
-            let Some(container) = container else { return };
-            match path.sub_attr.as_deref() {
-                None => remove_key(container, &path.attr),
-                Some(sub) => {
-                    let key =
-                        container.keys().find(|k| k.eq_ignore_ascii_case(&path.attr)).cloned();
-                    match key.as_ref().and_then(|k| container.get_mut(k)) {
-                        Some(Value::Object(object)) => remove_key(object, sub),
-                        Some(Value::Array(elements)) => {
-                            for e in elements.iter_mut().filter_map(Value::as_object_mut) {
-                                remove_key(e, sub);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+    let (path, filter) = match name {
+        Name::Core => {
+            resource.retain(|k, _| {
+                ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k)) || schema::starts_with_urn(k)
+            });
+            return;
+        }
+        Name::Extension(urn) => {
+            remove_key(resource, urn);
+            return;
+        }
+        Name::Attr(path) => (path, None),
+        Name::Values(path, filter) => (path, Some(filter)),
+    };
+    let container = match path.urn.as_deref() {
+        None => {
+            if ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.attr)) {
+                return;
             }
-            if let Some(urn) = path.urn.as_deref() {
-                let key = resource.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned();
-                if let Some(key) = key
-                    && resource.get(&key).and_then(Value::as_object).is_some_and(Map::is_empty)
-                {
-                    resource.remove(&key);
+            Some(&mut *resource)
+        }
+        Some(urn) => {
+            let key = resource.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned();
+            key.and_then(|k| resource.get_mut(&k)).and_then(Value::as_object_mut)
+        }
+    };
+    let Some(container) = container else { return };
+    match (filter, path.sub_attr.as_deref()) {
+        (None, None) => remove_key(container, &path.attr),
+        (None, Some(sub)) => {
+            let key = container.keys().find(|k| k.eq_ignore_ascii_case(&path.attr)).cloned();
+            match key.as_ref().and_then(|k| container.get_mut(k)) {
+                Some(Value::Object(object)) => remove_key(object, sub),
+                Some(Value::Array(elements)) => {
+                    for e in elements.iter_mut().filter_map(Value::as_object_mut) {
+                        remove_key(e, sub);
+                    }
                 }
+                _ => {}
             }
         }
+        (Some(filter), sub) => exclude_values(container, &path.attr, filter, sub),
+    }
+    if let Some(urn) = path.urn.as_deref() {
+        let key = resource.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned();
+        if let Some(key) = key
+            && resource.get(&key).and_then(Value::as_object).is_some_and(Map::is_empty)
+        {
+            resource.remove(&key);
+        }
+    }
+}
+
+/// `excludedAttributes=attr[filter]` (the matching values go) or `attr[filter].sub` (their
+/// `sub` goes); an attribute left without values goes too.
+fn exclude_values(
+    container: &mut Map<String, Value>,
+    attr: &str,
+    filter: &Filter,
+    sub: Option<&str>,
+) {
+    let Some(key) = container.keys().find(|k| k.eq_ignore_ascii_case(attr)).cloned() else {
+        return;
+    };
+    let now_empty = match container.get_mut(&key) {
+        Some(Value::Array(elements)) => {
+            match sub {
+                None => elements.retain(|e| !element_matches(&key, filter, e)),
+                Some(sub) => {
+                    for e in elements.iter_mut() {
+                        if element_matches(&key, filter, e)
+                            && let Some(object) = e.as_object_mut()
+                        {
+                            remove_key(object, sub);
+                        }
+                    }
+                    elements.retain(|e| !e.as_object().is_some_and(Map::is_empty));
+                }
+            }
+            elements.is_empty()
+        }
+        Some(single @ Value::Object(_)) if element_matches(&key, filter, single) => match sub {
+            None => true,
+            Some(sub) => {
+                let object = single.as_object_mut();
+                object.is_some_and(|o| {
+                    remove_key(o, sub);
+                    o.is_empty()
+                })
+            }
+        },
+        _ => false,
+    };
+    if now_empty {
+        container.remove(&key);
     }
 }
 
@@ -413,8 +633,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn selection_never_panics(
-            attributes in proptest::option::of("[a-zA-Z.:, $\\[\\]]{0,30}"),
-            excluded in proptest::option::of("[a-zA-Z.:, $]{0,30}"),
+            attributes in proptest::option::of("[a-zA-Z.:, $\\[\\]\" ]{0,30}"),
+            excluded in proptest::option::of("[a-zA-Z.:, $\\[\\]\" ]{0,30}"),
             resource in crate::patch::tests::json_value(),
         ) {
             if let Ok(selection) = AttributeSelection::parse(attributes.as_deref(), excluded.as_deref()) {
@@ -425,13 +645,154 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Value filters of generated shapes: never a panic, and what `attributes` returns of
+        /// the attribute is exactly the values the filter matches; `excludedAttributes` keeps
+        /// exactly the others.
+        #[test]
+        fn value_filters_select_exactly_the_matching_values(
+            attr in "(emails|EMAILS|name|manager|addresses)",
+            inner in "(type|value|TYPE|givenName|nope)",
+            op in "(eq|ne|co|sw|ew|gt|lt|pr)",
+            literal in "(work|home|a|b|G|m|W|)",
+            tail in "(|\\.value|\\.type)",
+            resource in crate::patch::tests::json_value(),
+        ) {
+            let filter = if op == "pr" { format!("{inner} pr") } else { format!("{inner} {op} \"{literal}\"") };
+            let name = format!("{attr}[{filter}]{tail}");
+            let included = AttributeSelection::parse(Some(&name), None).unwrap();
+            let excluded = AttributeSelection::parse(None, Some(&name)).unwrap();
+            let _ = included.apply(&resource);
+            let _ = excluded.apply(&resource);
+            if tail.is_empty() && attr.eq_ignore_ascii_case("emails") {
+                let parsed = Filter::parse(&filter).unwrap();
+                let all = user()["emails"].as_array().unwrap().clone();
+                let (matching, others): (Vec<Value>, Vec<Value>) =
+                    all.into_iter().partition(|e| element_matches("emails", &parsed, e));
+                let kept = included.apply(&user());
+                let kept = kept.get("emails").cloned().unwrap_or(json!([]));
+                proptest::prop_assert_eq!(kept, Value::Array(matching));
+                let left = excluded.apply(&user());
+                let left = left.get("emails").cloned().unwrap_or(json!([]));
+                proptest::prop_assert_eq!(left, Value::Array(others));
+            }
+        }
+    }
+
     #[test]
     fn bad_names_are_invalid_paths() {
-        for bad in ["a b", "name[", "1x", "a..b"] {
+        for bad in ["a b", "1x", "a..b", "1x[type eq \"work\"]"] {
             let err = AttributeSelection::parse(Some(bad), None).unwrap_err();
             assert_eq!(err.scim_type, Some(ScimType::InvalidPath), "{bad}");
             let err = AttributeSelection::parse(None, Some(bad)).unwrap_err();
             assert_eq!(err.scim_type, Some(ScimType::InvalidPath), "{bad}");
         }
+    }
+
+    #[test]
+    fn attributes_with_a_value_filter_keep_the_matching_values() {
+        let out = select(Some(r#"emails[type eq "work"]"#), None);
+        assert_eq!(
+            out,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+                "id": "1",
+                "emails": [{"value": "a", "type": "work"}]
+            })
+        );
+        // Any case, a URN-qualified name, a sub-attribute after the brackets.
+        let out = select(
+            Some(r#"urn:ietf:params:scim:schemas:core:2.0:User:EMAILS[TYPE eq "Home"].value"#),
+            None,
+        );
+        assert_eq!(out["emails"], json!([{"value": "b"}]));
+        // Filters of every shape; a comma inside the brackets or a string does not split.
+        let out = select(Some(r#"emails[type eq "work" or value eq "b"],userName"#), None);
+        assert_eq!(out["emails"], user()["emails"]);
+        assert_eq!(out["userName"], "u");
+        let out = select(Some(r#"emails[value eq "a,b" or type eq "x,y"],userName"#), None);
+        assert!(out.get("emails").is_none(), "nothing matched: {out}");
+        assert_eq!(out["userName"], "u");
+        // The plain name wins over a value filter; plain sub-attributes and filters combine.
+        let out = select(Some(r#"emails[type eq "work"],emails"#), None);
+        assert_eq!(out["emails"], user()["emails"]);
+        let out = select(Some(r#"emails.type,emails[type eq "work"].value"#), None);
+        assert_eq!(out["emails"], json!([{"value": "a", "type": "work"}, {"type": "home"}]));
+        // A filter on a single-valued complex attribute applies to its one value.
+        assert_eq!(select(Some(r#"name[givenName eq "G"]"#), None)["name"], user()["name"]);
+        assert!(select(Some(r#"name[givenName eq "X"]"#), None).get("name").is_none());
+        // Enterprise attributes by bare name, as in PATCH.
+        let out = select(Some(r#"manager[value eq "m"]"#), None);
+        assert_eq!(out[ENT], json!({"manager": {"value": "m"}}));
+        // The selection still shows members when a filter names them.
+        assert!(
+            AttributeSelection::parse(Some("members[type eq \"User\"]"), None)
+                .unwrap()
+                .wants_members()
+        );
+        assert!(
+            AttributeSelection::parse(None, Some("members[type eq \"User\"]"))
+                .unwrap()
+                .wants_members()
+        );
+    }
+
+    #[test]
+    fn excluded_attributes_with_a_value_filter_drop_the_matching_values() {
+        let out = select(None, Some(r#"emails[type eq "work"]"#));
+        assert_eq!(out["emails"], json!([{"value": "b", "type": "home"}]));
+        assert_eq!(out["userName"], "u");
+        let out = select(None, Some(r#"emails[type eq "work"].type"#));
+        assert_eq!(out["emails"], json!([{"value": "a"}, {"value": "b", "type": "home"}]));
+        // Nothing left: the attribute goes.
+        let out = select(None, Some(r#"emails[value pr]"#));
+        assert!(out.get("emails").is_none(), "{out}");
+        let out = select(None, Some(r#"emails[type eq "nope"]"#));
+        assert_eq!(out["emails"], user()["emails"]);
+        let out = select(None, Some(r#"manager[value eq "m"]"#));
+        assert_eq!(out[ENT], json!({"department": "D"}));
+        let out = select(None, Some(r#"name[givenName eq "G"].givenName"#));
+        assert_eq!(out["name"], json!({"familyName": "F"}));
+        // Both parameters: attributes selects, then excludedAttributes removes.
+        let out = select(Some("emails"), Some(r#"emails[type eq "home"]"#));
+        assert_eq!(out["emails"], json!([{"value": "a", "type": "work"}]));
+        // `id` and `schemas` stay, whatever the filter.
+        let out = select(None, Some(r#"id[value pr],schemas[value pr]"#));
+        assert_eq!(out["id"], "1");
+    }
+
+    #[test]
+    fn bad_value_filters_are_invalid_filters() {
+        let limits = ParseLimits { max_len: 200, max_depth: 4, max_terms: 3 };
+        let long = format!(r#"emails[value eq "{}"]"#, "x".repeat(300));
+        let many = r#"emails[type eq "a" or type eq "b"],emails[type eq "c" or type eq "d"]"#;
+        for bad in [
+            "emails[",
+            r#"emails[type eq "work""#,
+            r#"emails[type eq "work"],name["#,
+            "emails[]",
+            "emails[type eq]",
+            r#"emails[type eq "wo\u0000rk"]"#,
+            "emails[type eq \"wo\u{0}rk\"]",
+            "emails[type eq \"\u{1}\"]",
+            r#"emails[type eq "work"]x"#,
+            r#"emails[type eq "work"].value.x"#,
+            r#"emails.value[type eq "work"]"#,
+            r#"emails[type eq "work" and x[y eq 1]]"#,
+            r#"emails[((((((type eq "work"))))))]"#,
+            long.as_str(),
+            many,
+        ] {
+            for (a, e) in [(Some(bad), None), (None, Some(bad))] {
+                let err = AttributeSelection::parse_with(a, e, &limits).unwrap_err();
+                assert_eq!(err.status, 400, "{bad}");
+                assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{bad}: {err:?}");
+                assert!(err.detail.len() < 1000, "the detail is bounded: {}", err.detail);
+            }
+        }
+        // The limit of comparisons is over both lists together.
+        let two = r#"emails[type eq "a" or type eq "b"]"#;
+        assert!(AttributeSelection::parse_with(Some(two), None, &limits).is_ok());
+        assert!(AttributeSelection::parse_with(Some(two), Some(two), &limits).is_err());
     }
 }

@@ -70,11 +70,16 @@ pub(crate) fn search_params(body: &serde_json::Value) -> Result<HashMap<String, 
     Ok(params)
 }
 
-/// `attributes` / `excludedAttributes`.
-pub(crate) fn selection(params: &HashMap<String, String>) -> Result<AttributeSelection, ApiError> {
-    Ok(AttributeSelection::parse(
+/// `attributes` / `excludedAttributes`; their value filters (`emails[type eq "work"]`) have
+/// the limits of `filter` parameters.
+pub(crate) fn selection(
+    params: &HashMap<String, String>,
+    limits: &roster_scim::filter::ParseLimits,
+) -> Result<AttributeSelection, ApiError> {
+    Ok(AttributeSelection::parse_with(
         params.get("attributes").map(String::as_str),
         params.get("excludedattributes").map(String::as_str),
+        limits,
     )?)
 }
 

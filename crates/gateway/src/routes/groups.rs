@@ -1,5 +1,6 @@
 //! `/Groups`: create, read, query, replace, patch (204), delete. Members are loaded only when
-//! the response shows them (`excludedAttributes=members` never loads them).
+//! the response shows them (`excludedAttributes=members` never loads them), with their
+//! `display` in the same statement, and shown with the `$ref` of the member resource.
 
 use std::collections::HashMap;
 
@@ -114,15 +115,18 @@ pub async fn get(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path.1)?;
-    let selection = selection(&lowercase_keys(query.into_inner()))?;
+    let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
     let (row, members) = roster_store::run_read(&state.pool, move |conn| {
         let Some(row) = groups::find(conn, directory_id, id)? else {
             return Ok::<_, ApiError>(None);
         };
-        let members =
-            if with_members { Some(groups::members_of(conn, directory_id, &[id])?) } else { None };
+        let members = if with_members {
+            Some(groups::members_shown(conn, directory_id, &[id])?)
+        } else {
+            None
+        };
         Ok(Some((row, members)))
     })
     .await?
@@ -160,7 +164,7 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params)?;
+    let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let filter = params
         .get("filter")
@@ -177,7 +181,7 @@ async fn query_list(
         // The members of this page's groups only.
         let members = if with_members && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-            groups::members_of(conn, directory_id, &ids)?
+            groups::members_shown(conn, directory_id, &ids)?
         } else {
             Vec::new()
         };
@@ -201,8 +205,13 @@ async fn query_list(
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
-pub(crate) fn member_ref(row: &groups::MemberRow) -> MemberRef {
-    MemberRef { value: row.member_id.to_string(), kind: MemberKind::parse(&row.member_kind) }
+/// A member as responses show it: `value`, `display`, `type` (and `$ref`, built when rendered).
+pub(crate) fn member_ref(row: &groups::ShownMember) -> MemberRef {
+    MemberRef::stored(
+        row.member_id.to_string(),
+        MemberKind::parse(&row.member_kind),
+        row.display.clone(),
+    )
 }
 
 fn event_members(members: &[MemberRef]) -> Vec<EventMember> {

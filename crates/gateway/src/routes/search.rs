@@ -27,7 +27,7 @@ pub async fn search_all(
             "a search across resource types takes no filter; use /Users/.search or /Groups/.search",
         )));
     }
-    let selection = selection(&params)?;
+    let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let with_members = selection.wants_members();
     let directory_id = principal.directory_id;
@@ -42,7 +42,7 @@ pub async fn search_all(
                 groups::page(conn, directory_id, group_offset, group_limit)?;
             let members = if with_members && !group_rows.is_empty() {
                 let ids: Vec<Uuid> = group_rows.iter().map(|g| g.id).collect();
-                groups::members_of(conn, directory_id, &ids)?
+                groups::members_shown(conn, directory_id, &ids)?
             } else {
                 Vec::new()
             };

@@ -110,7 +110,7 @@ pub async fn get(
     query: web::Query<HashMap<String, String>>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&lowercase_keys(query.into_inner()))?;
+    let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
     let id = user_id(&path.1)?;
     let directory_id = principal.directory_id;
@@ -151,7 +151,7 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params)?;
+    let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let filter = params
         .get("filter")

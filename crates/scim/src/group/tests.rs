@@ -75,8 +75,8 @@ fn create_with_members_extracts_them() {
         members,
         vec![
             MemberRef::new("u1"),
-            MemberRef { value: "g1".into(), kind: Some(MemberKind::Group) },
-            MemberRef { value: "u2".into(), kind: Some(MemberKind::User) },
+            MemberRef::stored("g1", Some(MemberKind::Group), None),
+            MemberRef::stored("u2", Some(MemberKind::User), None),
         ]
     );
 }
@@ -113,16 +113,28 @@ fn resource_with_and_without_members() {
     assert!(resource.get("members").is_none(), "excludedAttributes=members");
     assert_eq!(resource["id"], "g1");
     assert_eq!(resource["meta"]["resourceType"], "Group");
-    let members =
-        [MemberRef { value: "u1".into(), kind: Some(MemberKind::User) }, MemberRef::new("x")];
+    let members = [
+        MemberRef::stored("u1", Some(MemberKind::User), None),
+        MemberRef::new("x"),
+        MemberRef::stored("g2", Some(MemberKind::Group), Some("Lisbon".into())),
+    ];
     let resource = group().to_resource("g1", &meta, Some(&members));
     assert_eq!(
         resource["members"],
         json!([
             {"value": "u1", "$ref": "https://x/scim/v2/d/Users/u1", "type": "User"},
-            {"value": "x"}
+            {"value": "x"},
+            {"value": "g2", "display": "Lisbon", "$ref": "https://x/scim/v2/d/Groups/g2", "type": "Group"}
         ])
     );
+    // What a response shows is read back the same (the gateway renders write outcomes so).
+    let back: Vec<MemberRef> = resource["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| MemberRef::from_json(m).unwrap())
+        .collect();
+    assert_eq!(back, members);
     let keys: Vec<&String> = resource.as_object().unwrap().keys().collect();
     assert_eq!(keys.first().map(|k| k.as_str()), Some("schemas"));
     assert_eq!(keys.get(1).map(|k| k.as_str()), Some("id"));
