@@ -1,6 +1,7 @@
 //! Interoperability with clients other than Entra, as Microsoft's SCIMReferenceCode Postman
 //! collection ("SCIM Tests") exercises them: endpoint names in any case and with a trailing
-//! slash, the `serviceConfiguration` alias, group members with `display` and `$ref`, and
+//! slash, the `serviceConfiguration` alias, group members with `$ref` (and `display` when asked),
+//! and
 //! value filters in `attributes` / `excludedAttributes`.
 
 use reqwest::Method;
@@ -138,9 +139,14 @@ async fn admin_and_health_routes_are_not_rewritten() {
     assert_eq!(slash.status(), 404);
 }
 
-/// A member as RFC 7643 §4.2 shows it: `value`, `display`, the absolute `$ref`, `type`.
-fn member(app: &TestApp, kind: &str, id: &str, display: &str) -> Value {
-    json!({"value": id, "display": display, "$ref": format!("{}/{kind}s/{id}", app.scim_url()), "type": kind})
+/// A member as a default response shows it: `value`, the absolute `$ref`, `type`.
+fn member(app: &TestApp, kind: &str, id: &str) -> Value {
+    json!({"value": id, "$ref": format!("{}/{kind}s/{id}", app.scim_url()), "type": kind})
+}
+
+/// A member with its `display` (`returned: "request"`), as `attributes=members.display` shows it.
+fn member_display(id: &str, display: &str) -> Value {
+    json!({"value": id, "display": display})
 }
 
 fn sorted_members(resource: &Value) -> Vec<Value> {
@@ -150,13 +156,13 @@ fn sorted_members(resource: &Value) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_members_carry_display_and_ref() {
+async fn group_members_carry_ref_and_display_on_request() {
     let app = TestApp::spawn().await;
     let mut ada = entra_user("ada@contoso.com");
     ada["displayName"] = json!("Ada Lovelace");
     let (_, ada) = json_of(app.post_user(&ada).await).await;
     let ada_id = ada["id"].as_str().unwrap().to_string();
-    // Without a displayName, the display is the userName.
+    // Without a displayName, a member's display is its userName.
     let (_, bob) = json_of(app.post_user(&entra_user("bob@contoso.com")).await).await;
     let bob_id = bob["id"].as_str().unwrap().to_string();
     let (status, inner) =
@@ -165,16 +171,18 @@ async fn group_members_carry_display_and_ref() {
     assert_eq!(status, 201, "{inner}");
     let inner_id = inner["id"].as_str().unwrap().to_string();
 
-    // A client's display is read-only: what is shown is the member's own name.
+    // A client's display is read-only and not kept: a default response shows each member as
+    // it was sent, with its $ref and type (what strict clients compare); the display, asked for,
+    // is the member's own name.
     let body = json!({"displayName": "Outer", "members": [
         {"value": ada_id, "display": "VP"}, {"value": bob_id}, {"value": inner_id, "type": "Group"}]});
     let (status, outer) = json_of(app.send(Method::POST, "/Groups", Some(body)).await).await;
     assert_eq!(status, 201, "{outer}");
     let outer_id = outer["id"].as_str().unwrap().to_string();
     let mut wanted = vec![
-        member(&app, "User", &ada_id, "Ada Lovelace"),
-        member(&app, "User", &bob_id, "bob@contoso.com"),
-        member(&app, "Group", &inner_id, "Inner"),
+        member(&app, "User", &ada_id),
+        member(&app, "User", &bob_id),
+        member(&app, "Group", &inner_id),
     ];
     wanted.sort_by_key(|m| m["value"].as_str().unwrap().to_string());
     assert_eq!(sorted_members(&outer), wanted, "the create's answer");
@@ -199,6 +207,22 @@ async fn group_members_carry_display_and_ref() {
         assert_eq!(response.status(), 200, "{m}");
     }
 
+    // Asked for, each member's display is its name; naming `members` alone does not ask.
+    let names = "attributes=members.value,members.display";
+    let mut wanted_names = vec![
+        member_display(&ada_id, "Ada Lovelace"),
+        member_display(&bob_id, "bob@contoso.com"),
+        member_display(&inner_id, "Inner"),
+    ];
+    wanted_names.sort_by_key(|m| m["value"].as_str().unwrap().to_string());
+    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}?{names}")).await).await;
+    assert_eq!(sorted_members(&got), wanted_names, "GET by id, display asked");
+    let (_, list) =
+        json_of(app.get(&format!("/Groups?filter=displayName+eq+%22Outer%22&{names}")).await).await;
+    assert_eq!(sorted_members(&list["Resources"][0]), wanted_names, "the list, display asked");
+    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}?attributes=members")).await).await;
+    assert_eq!(sorted_members(&got), wanted, "attributes=members shows no display");
+
     // The display follows the member: renamed, it shows the new name.
     let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Countess"}]});
@@ -206,7 +230,7 @@ async fn group_members_carry_display_and_ref() {
         json_of(app.send(Method::PATCH, &format!("/Users/{ada_id}"), Some(rename)).await).await;
     assert_eq!(status, 200, "a user PATCH still answers 200 with the resource: {renamed}");
     assert_eq!(renamed["displayName"], "Countess");
-    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}")).await).await;
+    let (_, got) = json_of(app.get(&format!("/Groups/{outer_id}?{names}")).await).await;
     let ada_member =
         got["members"].as_array().unwrap().iter().find(|m| m["value"] == ada_id.as_str());
     assert_eq!(ada_member.unwrap()["display"], "Countess");
@@ -225,7 +249,7 @@ async fn group_members_carry_display_and_ref() {
     let (status, replaced) =
         json_of(app.send(Method::PUT, &format!("/Groups/{outer_id}"), Some(put)).await).await;
     assert_eq!(status, 200, "{replaced}");
-    assert_eq!(replaced["members"], json!([member(&app, "User", &bob_id, "bob@contoso.com")]));
+    assert_eq!(replaced["members"], json!([member(&app, "User", &bob_id)]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

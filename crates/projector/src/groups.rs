@@ -247,16 +247,9 @@ fn save(
 
 /// The outcome of a create or replace: the group with its members.
 fn applied(conn: &mut PgConnection, status: u16, row: &GroupRow) -> Applied {
-    let members: Vec<serde_json::Value> = groups::members_shown(conn, row.directory_id, &[row.id])?
+    let members: Vec<serde_json::Value> = groups::members_of(conn, row.directory_id, &[row.id])?
         .into_iter()
-        .map(|m| {
-            let mut member =
-                serde_json::json!({"value": m.member_id.to_string(), "type": m.member_kind});
-            if let Some(display) = m.display {
-                member["display"] = serde_json::Value::String(display);
-            }
-            member
-        })
+        .map(|m| serde_json::json!({"value": m.member_id.to_string(), "type": m.member_kind}))
         .collect();
     let body = AppliedBody {
         resource: row.resource.clone(),

@@ -373,6 +373,10 @@ impl Attr {
         self.canonical_values = values;
         self
     }
+    fn returned(mut self, returned: &'static str) -> Attr {
+        self.returned = returned;
+        self
+    }
     fn kind(mut self, kind: &'static str) -> Attr {
         self.kind = kind;
         self
@@ -609,7 +613,9 @@ fn group_attributes() -> Vec<Attr> {
                 string("value", "Identifier of the member of this Group.").case_exact().mutability("immutable"),
                 reference("$ref", &["User", "Group"], "The URI corresponding to a SCIM resource that is a member of this Group.")
                     .mutability("immutable"),
-                string("display", "A human-readable name of the member.").mutability("readOnly"),
+                string("display", "A human-readable name of the member: a user's displayName (else its userName), a group's displayName. Returned only when requested (attributes=members.display).")
+                    .mutability("readOnly")
+                    .returned("request"),
                 string("type", "A label indicating the type of resource.").canonical(&["User", "Group"]).mutability("immutable"),
             ],
         )

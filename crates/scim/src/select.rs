@@ -9,7 +9,9 @@
 //!   `meta` is returned by default, and with `attributes` only when it is listed.
 //! - When both parameters are given, `attributes` selects and `excludedAttributes` then removes.
 //! - [`AttributeSelection::wants_members`] tells whether a group's `members` will be shown, so
-//!   that `excludedAttributes=members` (Entra's group lookups) never loads them.
+//!   that `excludedAttributes=members` (Entra's group lookups) never loads them;
+//!   [`AttributeSelection::wants_member_display`] whether their `display` is (`returned:
+//!   "request"`: only when `attributes` names `members.display`).
 //! - A name may carry a value filter, as Microsoft's SCIMReferenceCode accepts:
 //!   `attributes=emails[type eq "work"]` returns only the values of `emails` the filter matches
 //!   (`emails[type eq "work"].value` only their `value`), and
@@ -141,6 +143,23 @@ impl AttributeSelection {
     /// Whether a group's `members` are returned: callers skip loading them otherwise.
     pub fn wants_members(&self) -> bool {
         self.wants("members")
+    }
+
+    /// Whether the members' `display` is returned. It is `returned: "request"` (RFC 7643 §7):
+    /// shown only when `attributes` names `members.display` itself, so that a default response
+    /// shows each member as the client sent it (`value`, `$ref`, `type`), and costs no lookup
+    /// of the members' names.
+    pub fn wants_member_display(&self) -> bool {
+        let names_display = |n: &Name| match n.path() {
+            Some((p, _)) => {
+                p.urn.is_none()
+                    && p.attr.eq_ignore_ascii_case("members")
+                    && p.sub_attr.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("display"))
+            }
+            None => false,
+        };
+        self.include.as_ref().is_some_and(|names| names.iter().any(names_display))
+            && self.wants_members()
     }
 
     /// The resource with only the selected attributes. Non-objects are returned unchanged.
@@ -584,6 +603,21 @@ mod tests {
         assert!(out.get("meta").is_none());
         let out = select(Some("manager"), None);
         assert_eq!(out[ENT], json!({"manager": {"value": "m"}}));
+    }
+
+    #[test]
+    fn member_display_is_shown_only_when_named() {
+        let display = |a: Option<&str>, e: Option<&str>| {
+            AttributeSelection::parse(a, e).unwrap().wants_member_display()
+        };
+        assert!(!display(None, None), "returned: request, not by default");
+        assert!(!display(Some("members"), None), "naming members does not name display");
+        assert!(!display(Some("displayName"), None));
+        assert!(display(Some("members.display"), None));
+        assert!(display(Some("Members.Display,members.value"), None), "any case");
+        assert!(display(Some("members[type eq \"User\"].display"), None));
+        assert!(!display(Some("members.display"), Some("members")), "excluded after all");
+        assert!(!display(Some("urn:ietf:params:scim:schemas:extension:x:members.display"), None));
     }
 
     #[test]

@@ -135,28 +135,31 @@ pub struct ShownMember {
     pub display: Option<String>,
 }
 
-/// The members of the given groups with their display names, in the order they joined: one
-/// statement (no query per member). Each member's name is a primary-key probe of `users` or
-/// `groups` (a scalar subquery per row), so the cost follows the number of members shown, not
-/// the size of the directory: a join let the planner hash every user of the directory for a
-/// page of small groups.
+/// The members of the given groups in the order they joined, one statement (no query per
+/// member), each with its display name when `with_display` (the response shows it only when
+/// asked: `returned: "request"`). Each name is a primary-key probe of `users` or `groups` (a
+/// scalar subquery per row), so the cost follows the number of members shown, not the size of
+/// the directory: a join let the planner hash every user of the directory for a page of small
+/// groups.
 pub fn members_shown(
     conn: &mut PgConnection,
     directory_id: Uuid,
     group_ids: &[Uuid],
+    with_display: bool,
 ) -> QueryResult<Vec<ShownMember>> {
-    diesel::sql_query(
-        "SELECT gm.group_id, gm.member_id, gm.member_kind, \
-           CASE gm.member_kind \
-             WHEN 'User' THEN (SELECT coalesce(nullif(u.display_name, ''), u.user_name) FROM users u \
-                               WHERE u.id = gm.member_id AND u.directory_id = gm.directory_id) \
-             WHEN 'Group' THEN (SELECT g.display_name FROM groups g \
-                                WHERE g.id = gm.member_id AND g.directory_id = gm.directory_id) \
-           END AS display \
+    const DISPLAY: &str = "CASE gm.member_kind \
+         WHEN 'User' THEN (SELECT coalesce(nullif(u.display_name, ''), u.user_name) FROM users u \
+                           WHERE u.id = gm.member_id AND u.directory_id = gm.directory_id) \
+         WHEN 'Group' THEN (SELECT g.display_name FROM groups g \
+                            WHERE g.id = gm.member_id AND g.directory_id = gm.directory_id) \
+       END";
+    let display = if with_display { DISPLAY } else { "NULL::text" };
+    diesel::sql_query(format!(
+        "SELECT gm.group_id, gm.member_id, gm.member_kind, {display} AS display \
          FROM group_members gm \
          WHERE gm.directory_id = $1 AND gm.group_id = ANY($2) \
-         ORDER BY gm.added_at, gm.member_id",
-    )
+         ORDER BY gm.added_at, gm.member_id"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(directory_id)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(group_ids)
     .load(conn)

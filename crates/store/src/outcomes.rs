@@ -25,7 +25,7 @@ pub struct AppliedBody {
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,
-    /// A group's members (`[{"value", "type", "display"}]`), when the response shows them.
+    /// A group's members (`[{"value", "type"}]`), when the response shows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<serde_json::Value>,
 }

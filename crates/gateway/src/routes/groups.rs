@@ -117,13 +117,14 @@ pub async fn get(
     let id = group_id(&path.1)?;
     let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
     let with_members = selection.wants_members();
+    let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;
     let (row, members) = roster_store::run_read(&state.pool, move |conn| {
         let Some(row) = groups::find(conn, directory_id, id)? else {
             return Ok::<_, ApiError>(None);
         };
         let members = if with_members {
-            Some(groups::members_shown(conn, directory_id, &[id])?)
+            Some(groups::members_shown(conn, directory_id, &[id], with_display)?)
         } else {
             None
         };
@@ -172,6 +173,7 @@ async fn query_list(
         .transpose()?;
     let sort = sort_param(&params)?;
     let with_members = selection.wants_members();
+    let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;
     let (total, rows, members) = roster_store::run_read(&state.pool, move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
@@ -181,7 +183,7 @@ async fn query_list(
         // The members of this page's groups only.
         let members = if with_members && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-            groups::members_shown(conn, directory_id, &ids)?
+            groups::members_shown(conn, directory_id, &ids, with_display)?
         } else {
             Vec::new()
         };

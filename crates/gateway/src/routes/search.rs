@@ -30,6 +30,7 @@ pub async fn search_all(
     let selection = selection(&params, &state.filter_limits)?;
     let (start_index, count) = paging(&params, state.max_page_size)?;
     let with_members = selection.wants_members();
+    let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;
     let (total, user_rows, group_rows, members) =
         roster_store::run_read(&state.pool, move |conn| {
@@ -42,7 +43,7 @@ pub async fn search_all(
                 groups::page(conn, directory_id, group_offset, group_limit)?;
             let members = if with_members && !group_rows.is_empty() {
                 let ids: Vec<Uuid> = group_rows.iter().map(|g| g.id).collect();
-                groups::members_shown(conn, directory_id, &ids)?
+                groups::members_shown(conn, directory_id, &ids, with_display)?
             } else {
                 Vec::new()
             };
