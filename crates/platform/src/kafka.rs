@@ -25,6 +25,17 @@ pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> 
         .create()
 }
 
+/// [`consumer_config`] for a long-lived member of a consumer group (the projector, the
+/// role-mapper): a static member named `<kafka.group_instance_id>-<group>` when that setting is
+/// set (see [`KafkaSettings::group_instance_id`]).
+pub fn member_config(settings: &KafkaSettings, group: &str) -> ClientConfig {
+    let mut config = consumer_config(settings, group);
+    if !settings.group_instance_id.is_empty() {
+        config.set("group.instance.id", format!("{}-{group}", settings.group_instance_id));
+    }
+    config
+}
+
 /// A consumer configuration whose positions are managed by the caller (stored in Postgres):
 /// no auto-commit, no auto offset store.
 pub fn consumer_config(settings: &KafkaSettings, group: &str) -> ClientConfig {

@@ -85,6 +85,12 @@ pub struct KafkaSettings {
     /// Longest a parked consumer goes without looking at the log (events produced past the
     /// gateway, or a lost wake-up, wait at most this long).
     pub idle_park_max_ms: u64,
+    /// This process's name in its consumer group (static membership, KIP-345), unique among
+    /// the group's members and the same across its restarts (a pod's name): a member that
+    /// restarts within the session timeout gets its partitions back without a rebalance, so a
+    /// crash pauses them for the restart, not for the whole session timeout. Empty: dynamic
+    /// membership (a restart waits for the session timeout of the member that died).
+    pub group_instance_id: String,
 }
 
 impl KafkaSettings {

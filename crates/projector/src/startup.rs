@@ -45,7 +45,7 @@ impl Application {
             health: Health::new("roster-projector", Duration::from_millis(p.stuck_after_ms)),
             health_listener,
             health_port,
-            config: kafka::consumer_config(&settings.kafka, &settings.kafka.projector_group),
+            config: kafka::member_config(&settings.kafka, &settings.kafka.projector_group),
             options: ConsumerOptions {
                 group: settings.kafka.projector_group.clone(),
                 topic: settings.kafka.changes_topic.clone(),
