@@ -41,10 +41,10 @@ stack: ## Make sure Postgres and the tests' broker (Nisshi, memory storage, port
 stack-stop: ## Stop the tests' broker if `make stack` started it
 	@scripts/stack.sh broker-stop $(TEST_BROKER_DIR)
 
-TEST_STEPS := lint test-unit test-integration test-run test-scim2
+TEST_STEPS := lint test-unit test-integration test-run test-scim2 test-postman test-chaos
 
 .PHONY: test
-test: ## Everything: lint, unit, integration, `make run`, scim2-tester; stops the broker it started (KEEP_STACK=1 keeps it)
+test: ## Everything: lint, unit, integration, `make run`, scim2-tester, Postman; stops the broker it started (KEEP_STACK=1 keeps it)
 	@started=0; [ -f $(TEST_BROKER_DIR)/nisshi.pid ] && kill -0 $$(cat $(TEST_BROKER_DIR)/nisshi.pid) 2>/dev/null || started=1; \
 	  status=0; $(MAKE) --no-print-directory $(TEST_STEPS) || status=$$?; \
 	  if [ $$started = 1 ] && [ -z "$(KEEP_STACK)" ]; then scripts/stack.sh broker-stop $(TEST_BROKER_DIR); fi; \
@@ -75,6 +75,14 @@ test-run: stack ## `make run` twice with Ctrl-C between: prints the two lines, c
 .PHONY: test-scim2
 test-scim2: stack ## scim2-tester (PyPI) against a running gateway: every check must succeed
 	scripts/test-scim2-tester.sh
+
+.PHONY: chaos
+chaos: ## The fault harness (release): kills, broker and Postgres restarts under load; 1 and 2 instances, dynamic and static group membership; then 0 lost, 0 duplicates, 0 gaps, 0 500s
+	scripts/chaos.sh
+
+.PHONY: test-chaos
+test-chaos: ## The short form of `make chaos` that `make test` runs (dev build; 1 instance, then 2 with static membership)
+	PROFILE=dev CHAOS_RUNS="1 2:static" scripts/chaos.sh --settle-ms 2500
 
 .PHONY: test-postman
 test-postman: stack ## Microsoft's SCIMReferenceCode Postman collection (newman) against a running gateway: at least 100 assertions must pass
