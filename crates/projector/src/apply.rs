@@ -105,14 +105,38 @@ pub fn apply(
             cache.invalidate(event.directory_id);
             directory::delete(conn, event)
         }
-        None => Ok(Err(ScimError::invalid_syntax("the event states no change"))),
+        None => Err(ScimError::invalid_syntax("the event states no change").into()),
     };
-    Ok(result?.unwrap_or_else(Decision::rejected))
+    match result {
+        Ok(decision) => Ok(decision),
+        Err(ApplyError::Rejected(error)) => Ok(Decision::rejected(error)),
+        Err(ApplyError::Database(error)) => Err(error),
+    }
 }
 
-/// A decision, or the SCIM error the change is rejected with; database failures are the outer
-/// error (they abort the batch, which is retried).
-pub(crate) type Applied = QueryResult<Result<Decision, ScimError>>;
+/// Why a change was not applied: the SCIM error it is rejected with (an outcome answered to the
+/// client), or a database failure (it aborts the batch, which the consume loop classifies and
+/// retries or refuses).
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    Rejected(ScimError),
+    Database(diesel::result::Error),
+}
+
+impl From<ScimError> for ApplyError {
+    fn from(error: ScimError) -> ApplyError {
+        ApplyError::Rejected(error)
+    }
+}
+
+impl From<diesel::result::Error> for ApplyError {
+    fn from(error: diesel::result::Error) -> ApplyError {
+        ApplyError::Database(error)
+    }
+}
+
+/// A decision, or why the change was not applied.
+pub(crate) type Applied = Result<Decision, ApplyError>;
 
 /// Whether `event` creates a user: consecutive creates are applied together by
 /// [`create_users`].
@@ -154,14 +178,11 @@ pub fn create_users(
 }
 
 fn create_user(conn: &mut PgConnection, event: &DecodedChange) -> Applied {
-    let row = match new_user_row(event) {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
+    let row = new_user_row(event)?;
     if users::insert_if_absent(conn, &row)? {
-        return Ok(Ok(Decision::applied(201, &row)));
+        return Ok(Decision::applied(201, &row));
     }
-    Ok(Err(create_conflict(conn, &row)?))
+    Err(create_conflict(conn, &row)?.into())
 }
 
 /// The row a `CreateUser` event asks for.
@@ -183,34 +204,17 @@ fn create_conflict(conn: &mut PgConnection, row: &UserRow) -> QueryResult<ScimEr
 }
 
 fn replace_user(conn: &mut PgConnection, event: &DecodedChange, replace: &ReplaceUser) -> Applied {
-    let (id, user) = match (parse_id(&replace.id), parse_user(&replace.resource_json)) {
-        (Ok(id), Ok(user)) => (id, user),
-        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-    };
-    let current = match load_for_change(conn, event, id, replace.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&replace.id)?;
+    let user = parse_user(&replace.resource_json)?;
+    let current = load_for_change(conn, event, id, replace.if_match.as_deref())?;
     save(conn, event, current, &user, 200)
 }
 
 fn patch_user(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchUser) -> Applied {
-    let id = match parse_id(&patch.id) {
-        Ok(id) => id,
-        Err(e) => return Ok(Err(e)),
-    };
-    let ops = match patch_ops(&patch.operations) {
-        Ok(ops) => ops,
-        Err(e) => return Ok(Err(e)),
-    };
-    let current = match load_for_change(conn, event, id, patch.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
-    let patched = match apply_to_user(&User::from_stored(current.resource.clone()), &ops) {
-        Ok(user) => user,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&patch.id)?;
+    let ops = patch_ops(&patch.operations)?;
+    let current = load_for_change(conn, event, id, patch.if_match.as_deref())?;
+    let patched = apply_to_user(&User::from_stored(current.resource.clone()), &ops)?;
     save(conn, event, current, &patched, 200)
 }
 
@@ -220,14 +224,8 @@ fn delete_user(
     directory: &Directory,
     delete: &DeleteUser,
 ) -> Applied {
-    let id = match parse_id(&delete.id) {
-        Ok(id) => id,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut row = match load_for_change(conn, event, id, delete.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&delete.id)?;
+    let mut row = load_for_change(conn, event, id, delete.if_match.as_deref())?;
     roster_store::groups::remove_from_all_groups(conn, event.directory_id, id)?;
     if directory.deprovision_policy == "erase" {
         users::erase(conn, event.directory_id, id)?;
@@ -237,7 +235,7 @@ fn delete_user(
         row.version += 1;
         users::update(conn, &row)?;
     }
-    Ok(Ok(Decision::no_content(id)))
+    Ok(Decision::no_content(id))
 }
 
 /// The live user a change applies to, after its `If-Match` precondition.
@@ -257,11 +255,12 @@ fn load_for_change(
     event: &DecodedChange,
     id: Uuid,
     if_match: Option<&str>,
-) -> QueryResult<Result<UserRow, ScimError>> {
+) -> Result<UserRow, ApplyError> {
     let Some(row) = users::find(conn, event.directory_id, id)? else {
-        return Ok(Err(ScimError::not_found(format!("no user {id}"))));
+        return Err(ScimError::not_found(format!("no user {id}")).into());
     };
-    Ok(precondition(if_match, row.version).map(|()| row))
+    precondition(if_match, row.version)?;
+    Ok(row)
 }
 
 /// Store a new state of `current`, checking userName uniqueness if it changed.
@@ -275,13 +274,13 @@ fn save(
     if !user.user_name().eq_ignore_ascii_case(&current.user_name)
         && users::user_name_taken(conn, event.directory_id, user.user_name(), Some(current.id))?
     {
-        return Ok(Err(user_name_taken(user.user_name())));
+        return Err(user_name_taken(user.user_name()).into());
     }
     let mut row = UserRow::new(event.directory_id, current.id, user, event.event_time);
     row.created_at = current.created_at;
     row.version = current.version + 1;
     users::update(conn, &row)?;
-    Ok(Ok(Decision::applied(status, &row)))
+    Ok(Decision::applied(status, &row))
 }
 
 pub(crate) fn patch_ops(operations: &[PatchOperation]) -> Result<Vec<PatchOp>, ScimError> {
