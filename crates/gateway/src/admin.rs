@@ -19,8 +19,9 @@ use roster_events::Change;
 use roster_events::changes::v1::{DirectoryDeleted, DirectorySettingsChanged, MappingRulesChanged};
 use roster_events::rules::MappingRules;
 use roster_platform::admin_tokens::{self, AdminPrincipal};
+use roster_store::control::{self, DeprovisionPolicy};
 use roster_store::outcomes::OutcomeRow;
-use roster_store::{control, mapping_rules, outbox};
+use roster_store::{mapping_rules, outbox};
 use secrecy::SecretString;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -217,11 +218,11 @@ async fn put_settings(
     let directory = directory(&state, &req, &path).await?;
     let settings: SettingsBody = serde_json::from_slice(&body)
         .map_err(|e| AdminError::new(400, format!("the body is not valid settings: {e}")))?;
-    if !matches!(settings.deprovision_policy.as_str(), "tombstone" | "erase") {
+    let Some(policy) = DeprovisionPolicy::parse(&settings.deprovision_policy) else {
         return Err(AdminError::new(400, "deprovisionPolicy must be \"tombstone\" or \"erase\""));
-    }
+    };
     let change = Change::DirectorySettingsChanged(DirectorySettingsChanged {
-        deprovision_policy: settings.deprovision_policy,
+        deprovision_policy: policy.as_str().to_string(),
     });
     let outcome = submit(&state, &req, &directory, change).await?;
     Ok(json(StatusCode::OK, &outcome.body.unwrap_or_default()))

@@ -6,9 +6,10 @@ use roster_events::DecodedChange;
 use roster_events::changes::v1::{DirectorySettingsChanged, MappingRulesChanged};
 use roster_events::rules::MappingRules;
 use roster_scim::ScimError;
-use roster_store::{control, mapping_rules};
+use roster_store::control::{self, DeprovisionPolicy};
+use roster_store::mapping_rules;
 
-use crate::apply::{Applied, Decision};
+use crate::decision::{Applied, Decision};
 
 /// Store a new version of the directory's mapping rules (validated again: the log is the
 /// authority, whoever wrote the event).
@@ -56,15 +57,14 @@ pub(crate) fn change_settings(
     event: &DecodedChange,
     change: &DirectorySettingsChanged,
 ) -> Applied {
-    let policy = change.deprovision_policy.as_str();
-    if !matches!(policy, "tombstone" | "erase") {
+    let Some(policy) = DeprovisionPolicy::parse(&change.deprovision_policy) else {
         return Err(ScimError::invalid_value(
             "deprovisionPolicy must be \"tombstone\" or \"erase\"",
         )
         .into());
-    }
+    };
     control::set_deprovision_policy(conn, event.directory_id, policy)?;
-    Ok(Decision::json(200, serde_json::json!({ "deprovisionPolicy": policy })))
+    Ok(Decision::json(200, serde_json::json!({ "deprovisionPolicy": policy.as_str() })))
 }
 
 /// Delete the directory with everything in it: users, groups, memberships, rules, tokens

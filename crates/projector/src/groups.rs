@@ -16,7 +16,8 @@ use roster_store::groups::{self, GroupRow, MemberRow};
 use roster_store::outcomes::AppliedBody;
 use uuid::Uuid;
 
-use crate::apply::{Applied, ApplyError, Decision, parse_id, patch_ops, precondition};
+use crate::decision::{Applied, ApplyError, Decision, parse_id, patch_ops, precondition};
+use crate::deprovision::deprovision;
 
 pub(crate) fn create(
     conn: &mut PgConnection,
@@ -78,17 +79,10 @@ pub(crate) fn delete(
     delete: &DeleteGroup,
 ) -> Applied {
     let id = parse_id(&delete.id)?;
-    let mut row = load(conn, event, id, delete.if_match.as_deref())?;
+    let row = load(conn, event, id, delete.if_match.as_deref())?;
     groups::remove_all_members(conn, event.directory_id, id)?;
     groups::remove_from_all_groups(conn, event.directory_id, id)?;
-    if directory.deprovision_policy == "erase" {
-        groups::erase(conn, event.directory_id, id)?;
-    } else {
-        row.deleted_at = Some(event.event_time);
-        row.last_modified = event.event_time;
-        row.version += 1;
-        groups::update(conn, &row)?;
-    }
+    deprovision(conn, directory.policy(), row, event.event_time)?;
     Ok(Decision::no_content(id))
 }
 

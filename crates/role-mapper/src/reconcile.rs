@@ -21,6 +21,7 @@ use roster_events::{Change, DecodedChange};
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_platform::settings::tenant_url;
 use roster_scim::user::Meta;
+use roster_store::control::DeprovisionPolicy;
 use roster_store::notified::{self, MemberPair};
 use roster_store::outbox::{self, NotificationRow};
 use roster_store::{PgConnection, StoreError, control, mapping_rules, offsets};
@@ -308,7 +309,7 @@ fn reconcile(
         return Ok(0);
     };
     let rules = load_rules(conn, directory_id)?;
-    let erase = directory.deprovision_policy == "erase";
+    let erase = directory.policy() == DeprovisionPolicy::Erase;
 
     let mut users = touched.users.clone();
     let mut groups = touched.groups.clone();
