@@ -27,7 +27,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The key admin tokens are verified with.
 pub struct AdminKey(pub SecretString);

@@ -25,10 +25,11 @@ use super::common::{
     Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
     resource_id, search_params, selection, sort_param, with_etag, written,
 };
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 fn group_id(raw: &str) -> Result<Uuid, ApiError> {
     resource_id(raw, "no such group")

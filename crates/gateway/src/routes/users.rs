@@ -20,10 +20,11 @@ use super::common::{
     Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
     resource_id, search_params, selection, sort_param, with_etag, written,
 };
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /Users`: validate, publish `CreateUser`, answer from the outcome (201 or an error).
 pub async fn create(
