@@ -40,26 +40,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/admin/v1")
             .wrap(actix_web::middleware::from_fn(authenticate))
             .service(
-                web::resource("/directories/{id}")
+                resource("/directories/{id}")
                     .route(web::get().to(get_directory))
-                    .route(web::delete().to(delete_directory))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::delete().to(delete_directory)),
             )
+            .service(resource("/directories/{id}/settings").route(web::put().to(put_settings)))
             .service(
-                web::resource("/directories/{id}/settings")
-                    .route(web::put().to(put_settings))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/directories/{id}/role-mappings")
+                resource("/directories/{id}/role-mappings")
                     .route(web::get().to(get_role_mappings))
-                    .route(web::put().to(put_role_mappings))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::put().to(put_role_mappings)),
             )
             .service(
-                web::resource("/directories/{id}/notifications")
-                    .route(web::get().to(list_notifications))
-                    .default_service(web::to(method_not_allowed)),
+                resource("/directories/{id}/notifications")
+                    .route(web::get().to(list_notifications)),
             )
             .default_service(web::to(not_found)),
     );
@@ -339,6 +332,11 @@ async fn list_notifications(
 
 async fn not_found() -> Result<HttpResponse, AdminError> {
     Err(AdminError::new(404, "no such endpoint"))
+}
+
+/// A resource of the admin API: a method it has no route for is a problem+json 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, AdminError> {

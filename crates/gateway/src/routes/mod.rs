@@ -28,74 +28,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{directory}")
             .wrap(actix_web::middleware::from_fn(auth::authenticate))
+            .service(resource("/.search").route(web::post().to(search::search_all)))
             .service(
-                web::resource("/.search")
-                    .route(web::post().to(search::search_all))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/Users")
+                resource("/Users")
                     .route(web::post().to(users::create))
-                    .route(web::get().to(users::list))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::get().to(users::list)),
             )
+            .service(resource("/Users/.search").route(web::post().to(users::search)))
             .service(
-                web::resource("/Users/.search")
-                    .route(web::post().to(users::search))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/Users/{id}")
+                resource("/Users/{id}")
                     .route(web::get().to(users::get))
                     .route(web::put().to(users::replace))
                     .route(web::patch().to(users::patch))
-                    .route(web::delete().to(users::delete))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::delete().to(users::delete)),
             )
             .service(
-                web::resource("/Groups")
+                resource("/Groups")
                     .route(web::post().to(groups::create))
-                    .route(web::get().to(groups::list))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::get().to(groups::list)),
             )
+            .service(resource("/Groups/.search").route(web::post().to(groups::search)))
             .service(
-                web::resource("/Groups/.search")
-                    .route(web::post().to(groups::search))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/Groups/{id}")
+                resource("/Groups/{id}")
                     .route(web::get().to(groups::get))
                     .route(web::put().to(groups::replace))
                     .route(web::patch().to(groups::patch))
-                    .route(web::delete().to(groups::delete))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::delete().to(groups::delete)),
             )
             .service(
-                web::resource("/ServiceProviderConfig")
-                    .route(web::get().to(discovery::service_provider_config))
-                    .default_service(web::to(method_not_allowed)),
+                resource("/ServiceProviderConfig")
+                    .route(web::get().to(discovery::service_provider_config)),
             )
-            .service(
-                web::resource("/ResourceTypes")
-                    .route(web::get().to(discovery::resource_types))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/ResourceTypes/{id}")
-                    .route(web::get().to(discovery::resource_type))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/Schemas")
-                    .route(web::get().to(discovery::schemas))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/Schemas/{id}")
-                    .route(web::get().to(discovery::schema))
-                    .default_service(web::to(method_not_allowed)),
-            )
+            .service(resource("/ResourceTypes").route(web::get().to(discovery::resource_types)))
+            .service(resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)))
+            .service(resource("/Schemas").route(web::get().to(discovery::schemas)))
+            .service(resource("/Schemas/{id}").route(web::get().to(discovery::schema)))
             .default_service(web::to(not_found)),
     )
     .service(web::resource("/health/live").route(web::get().to(health::live)))
@@ -105,6 +72,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Scim(ScimError::not_found("no such endpoint")))
+}
+
+/// A resource of the SCIM API: a method it has no route for is a SCIM 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
