@@ -115,13 +115,8 @@ async fn authenticate(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let unauthorized = || AdminError::new(401, "a valid admin bearer token is required");
     let key = req.app_data::<web::Data<AdminKey>>().ok_or_else(unauthorized)?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(unauthorized)?;
-    let principal = admin_tokens::verify(&key.0, token.trim()).map_err(|_| unauthorized())?;
+    let token = crate::auth::bearer_token(req.request()).ok_or_else(unauthorized)?;
+    let principal = admin_tokens::verify(&key.0, token).map_err(|_| unauthorized())?;
     req.extensions_mut().insert(principal);
     next.call(req).await
 }
