@@ -41,6 +41,12 @@ impl AppState {
         roster_platform::settings::tenant_url(&self.base_url, &directory_id.to_string())
     }
 
+    /// The URL of a resource of a directory (`resource_type` is `Users` or `Groups`): its
+    /// `Location` header and `meta.location`.
+    pub fn location(&self, directory_id: Uuid, resource_type: &str, id: Uuid) -> String {
+        format!("{}/{resource_type}/{id}", self.scim_root(directory_id))
+    }
+
     /// Publish `change` as an event of the principal's directory and wait for its outcome.
     pub async fn submit(
         &self,

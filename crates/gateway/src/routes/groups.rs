@@ -232,10 +232,6 @@ fn event_members(members: &[MemberRef]) -> Vec<EventMember> {
         .collect()
 }
 
-fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
-    format!("{}/Groups/{id}", state.scim_root(directory_id))
-}
-
 pub(crate) fn render(
     state: &AppState,
     row: &GroupRow,
@@ -244,7 +240,7 @@ pub(crate) fn render(
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,
-        location: location(state, row.directory_id, row.id),
+        location: state.location(row.directory_id, "Groups", row.id),
         version: row.version,
     };
     Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, members)
@@ -265,7 +261,7 @@ fn respond(
             .map(|items| items.iter().filter_map(|m| MemberRef::from_json(m).ok()).collect())
             .unwrap_or_default()
     });
-    let location = location(state, principal.directory_id, id);
+    let location = state.location(principal.directory_id, "Groups", id);
     let meta = Meta {
         created: applied.created,
         last_modified: applied.last_modified,

@@ -175,15 +175,11 @@ async fn query_list(
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
-fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
-    format!("{}/Users/{id}", state.scim_root(directory_id))
-}
-
 pub(crate) fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,
-        location: location(state, row.directory_id, row.id),
+        location: state.location(row.directory_id, "Users", row.id),
         version: row.version,
     };
     User::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta)
@@ -199,7 +195,7 @@ fn respond(
         Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
         Answer::Applied { status, id, body } => (status, id, body),
     };
-    let location = location(state, principal.directory_id, id);
+    let location = state.location(principal.directory_id, "Users", id);
     let meta = Meta {
         created: applied.created,
         last_modified: applied.last_modified,
