@@ -11,7 +11,6 @@ use roster_events::changes::v1::{
     CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, ReplaceGroup, member_ref,
 };
 use roster_scim::ScimError;
-use roster_scim::filter::Filter;
 use roster_scim::group::{Group, MemberKind, MemberRef};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
@@ -22,8 +21,8 @@ use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
-    resource_id, search_params, selection, sort_param, with_etag, written,
+    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
+    not_modified, resource_id, search_params, selection, with_etag, written,
 };
 use super::scim_json;
 use crate::auth::Principal;
@@ -166,13 +165,8 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params, &state.filter_limits)?;
-    let (start_index, count) = paging(&params, state.max_page_size)?;
-    let filter = params
-        .get("filter")
-        .map(|text| Filter::parse_with(text, &state.filter_limits))
-        .transpose()?;
-    let sort = sort_param(&params)?;
+    let ListQuery { selection, start_index, count, filter, sort } =
+        ListQuery::parse(&params, &state)?;
     let with_members = selection.wants_members();
     let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
 use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser};
 use roster_scim::ScimError;
-use roster_scim::filter::Filter;
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
@@ -17,8 +16,8 @@ use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
-    resource_id, search_params, selection, sort_param, with_etag, written,
+    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
+    not_modified, resource_id, search_params, selection, with_etag, written,
 };
 use super::scim_json;
 use crate::auth::Principal;
@@ -152,13 +151,8 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params, &state.filter_limits)?;
-    let (start_index, count) = paging(&params, state.max_page_size)?;
-    let filter = params
-        .get("filter")
-        .map(|text| Filter::parse_with(text, &state.filter_limits))
-        .transpose()?;
-    let sort = sort_param(&params)?;
+    let ListQuery { selection, start_index, count, filter, sort } =
+        ListQuery::parse(&params, &state)?;
     let directory_id = principal.directory_id;
     let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
