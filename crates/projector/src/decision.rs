@@ -53,7 +53,7 @@ impl From<diesel::result::Error> for ApplyError {
 /// A decision, or why the change was not applied.
 pub(crate) type Applied = Result<Decision, ApplyError>;
 
-/// The live user a change applies to, after its `If-Match` precondition.
+/// Whether `If-Match` admits the resource's `version`: if not, 412 naming the current version.
 pub(crate) fn precondition(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     match if_match {
         Some(tags) if !roster_scim::etag::matches(tags, version) => Err(ScimError::new(

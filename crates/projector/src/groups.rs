@@ -16,8 +16,8 @@ use roster_store::groups::{self, GroupRow, MemberRow};
 use roster_store::outcomes::AppliedBody;
 use uuid::Uuid;
 
-use crate::decision::{Applied, ApplyError, Decision, parse_id, patch_ops, precondition};
-use crate::deprovision::deprovision;
+use crate::decision::{Applied, ApplyError, Decision, parse_id, patch_ops};
+use crate::rows::{deprovision, load_for_change};
 
 pub(crate) fn create(
     conn: &mut PgConnection,
@@ -46,7 +46,7 @@ pub(crate) fn replace(
     let id = parse_id(&replace.id)?;
     let group = parse_group(&replace.resource_json)?;
     let members = member_ids(&replace.members)?;
-    let current = load(conn, event, id, replace.if_match.as_deref())?;
+    let current = load_for_change::<GroupRow>(conn, event, id, replace.if_match.as_deref())?;
     let row = save(conn, event, &current, &group)?;
     set_members(conn, event, id, &members)?;
     applied(conn, 200, &row)
@@ -57,7 +57,7 @@ pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &Patc
     // Everything that can reject the request is checked before anything is written.
     let (others, changes) = split_group_ops(&patch_ops(&patch.operations)?)?;
     let changes = changes.iter().map(parse_change).collect::<Result<Vec<_>, _>>()?;
-    let current = load(conn, event, id, patch.if_match.as_deref())?;
+    let current = load_for_change::<GroupRow>(conn, event, id, patch.if_match.as_deref())?;
     let group = apply_to_group(&Group::from_stored(current.resource.clone()), &others)?;
     save(conn, event, &current, &group)?;
     for change in changes {
@@ -79,7 +79,7 @@ pub(crate) fn delete(
     delete: &DeleteGroup,
 ) -> Applied {
     let id = parse_id(&delete.id)?;
-    let row = load(conn, event, id, delete.if_match.as_deref())?;
+    let row = load_for_change::<GroupRow>(conn, event, id, delete.if_match.as_deref())?;
     groups::remove_all_members(conn, event.directory_id, id)?;
     groups::remove_from_all_groups(conn, event.directory_id, id)?;
     deprovision(conn, directory.policy(), row, event.event_time)?;
@@ -161,19 +161,6 @@ fn set_members(
     let present: HashSet<Uuid> = current.iter().map(|m| m.member_id).collect();
     let joining: Vec<Uuid> = ids.iter().copied().filter(|id| !present.contains(id)).collect();
     add(conn, event, group_id, &joining)
-}
-
-fn load(
-    conn: &mut PgConnection,
-    event: &DecodedChange,
-    id: Uuid,
-    if_match: Option<&str>,
-) -> Result<GroupRow, ApplyError> {
-    let Some(row) = groups::find(conn, event.directory_id, id)? else {
-        return Err(ScimError::not_found(format!("no group {id}")).into());
-    };
-    precondition(if_match, row.version)?;
-    Ok(row)
 }
 
 /// Store a new state of `current` (displayName kept unique), one version up.

@@ -7,10 +7,10 @@ pub mod apply;
 pub mod batch;
 mod cache;
 pub mod decision;
-mod deprovision;
 mod directory;
 mod groups;
 pub mod refusal;
+mod rows;
 pub mod startup;
 mod users;
 

@@ -12,11 +12,10 @@ use roster_scim::{ScimError, ScimType};
 use roster_store::control::Directory;
 use roster_store::outcomes::AppliedBody;
 use roster_store::users::{self, UserRow};
-use uuid::Uuid;
 
 use crate::cache::BatchCache;
-use crate::decision::{Applied, ApplyError, Decision, parse_id, patch_ops, precondition};
-use crate::deprovision::deprovision;
+use crate::decision::{Applied, Decision, parse_id, patch_ops};
+use crate::rows::{deprovision, load_for_change};
 
 /// The outcome of a create, replace or PATCH: the user as stored.
 fn applied(status: u16, row: &UserRow) -> Decision {
@@ -96,14 +95,14 @@ pub(crate) fn replace(
 ) -> Applied {
     let id = parse_id(&replace.id)?;
     let user = parse_user(&replace.resource_json)?;
-    let current = load_for_change(conn, event, id, replace.if_match.as_deref())?;
+    let current = load_for_change::<UserRow>(conn, event, id, replace.if_match.as_deref())?;
     save(conn, event, current, &user, 200)
 }
 
 pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchUser) -> Applied {
     let id = parse_id(&patch.id)?;
     let ops = patch_ops(&patch.operations)?;
-    let current = load_for_change(conn, event, id, patch.if_match.as_deref())?;
+    let current = load_for_change::<UserRow>(conn, event, id, patch.if_match.as_deref())?;
     let patched = apply_to_user(&User::from_stored(current.resource.clone()), &ops)?;
     save(conn, event, current, &patched, 200)
 }
@@ -115,23 +114,10 @@ pub(crate) fn delete(
     delete: &DeleteUser,
 ) -> Applied {
     let id = parse_id(&delete.id)?;
-    let row = load_for_change(conn, event, id, delete.if_match.as_deref())?;
+    let row = load_for_change::<UserRow>(conn, event, id, delete.if_match.as_deref())?;
     roster_store::groups::remove_from_all_groups(conn, event.directory_id, id)?;
     deprovision(conn, directory.policy(), row, event.event_time)?;
     Ok(Decision::no_content(id))
-}
-
-fn load_for_change(
-    conn: &mut PgConnection,
-    event: &DecodedChange,
-    id: Uuid,
-    if_match: Option<&str>,
-) -> Result<UserRow, ApplyError> {
-    let Some(row) = users::find(conn, event.directory_id, id)? else {
-        return Err(ScimError::not_found(format!("no user {id}")).into());
-    };
-    precondition(if_match, row.version)?;
-    Ok(row)
 }
 
 /// Store a new state of `current`, checking userName uniqueness if it changed.
