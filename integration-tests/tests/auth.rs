@@ -68,3 +68,27 @@ async fn revoked_token_is_refused_within_seconds() {
     assert_401(post_with(&app, &app.scim_url(), Some(&app.token)).await).await;
     assert_eq!(app.published_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_matched_in_any_case_by_scim_and_admin() {
+    let app = TestApp::spawn().await;
+    let admin_token = app.admin_token(None);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let scim = app
+            .client
+            .get(format!("{}/Users", app.scim_url()))
+            .header("authorization", format!("{scheme} {}", app.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(scim.status(), 200, "SCIM with {scheme:?}");
+        let admin = app
+            .client
+            .get(format!("{}/admin/v1/directories/{}", app.base_url, app.directory_id))
+            .header("authorization", format!("{scheme} {admin_token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(admin.status(), 200, "admin with {scheme:?}");
+    }
+}

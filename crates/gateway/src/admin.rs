@@ -19,14 +19,15 @@ use roster_events::Change;
 use roster_events::changes::v1::{DirectoryDeleted, DirectorySettingsChanged, MappingRulesChanged};
 use roster_events::rules::MappingRules;
 use roster_platform::admin_tokens::{self, AdminPrincipal};
+use roster_store::control::{self, DeprovisionPolicy};
 use roster_store::outcomes::OutcomeRow;
-use roster_store::{control, mapping_rules, outbox};
+use roster_store::{mapping_rules, outbox};
 use secrecy::SecretString;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The key admin tokens are verified with.
 pub struct AdminKey(pub SecretString);
@@ -39,26 +40,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/admin/v1")
             .wrap(actix_web::middleware::from_fn(authenticate))
             .service(
-                web::resource("/directories/{id}")
+                resource("/directories/{id}")
                     .route(web::get().to(get_directory))
-                    .route(web::delete().to(delete_directory))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::delete().to(delete_directory)),
             )
+            .service(resource("/directories/{id}/settings").route(web::put().to(put_settings)))
             .service(
-                web::resource("/directories/{id}/settings")
-                    .route(web::put().to(put_settings))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/directories/{id}/role-mappings")
+                resource("/directories/{id}/role-mappings")
                     .route(web::get().to(get_role_mappings))
-                    .route(web::put().to(put_role_mappings))
-                    .default_service(web::to(method_not_allowed)),
+                    .route(web::put().to(put_role_mappings)),
             )
             .service(
-                web::resource("/directories/{id}/notifications")
-                    .route(web::get().to(list_notifications))
-                    .default_service(web::to(method_not_allowed)),
+                resource("/directories/{id}/notifications")
+                    .route(web::get().to(list_notifications)),
             )
             .default_service(web::to(not_found)),
     );
@@ -121,13 +115,8 @@ async fn authenticate(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let unauthorized = || AdminError::new(401, "a valid admin bearer token is required");
     let key = req.app_data::<web::Data<AdminKey>>().ok_or_else(unauthorized)?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(unauthorized)?;
-    let principal = admin_tokens::verify(&key.0, token.trim()).map_err(|_| unauthorized())?;
+    let token = crate::auth::bearer_token(req.request()).ok_or_else(unauthorized)?;
+    let principal = admin_tokens::verify(&key.0, token).map_err(|_| unauthorized())?;
     req.extensions_mut().insert(principal);
     next.call(req).await
 }
@@ -217,11 +206,11 @@ async fn put_settings(
     let directory = directory(&state, &req, &path).await?;
     let settings: SettingsBody = serde_json::from_slice(&body)
         .map_err(|e| AdminError::new(400, format!("the body is not valid settings: {e}")))?;
-    if !matches!(settings.deprovision_policy.as_str(), "tombstone" | "erase") {
+    let Some(policy) = DeprovisionPolicy::parse(&settings.deprovision_policy) else {
         return Err(AdminError::new(400, "deprovisionPolicy must be \"tombstone\" or \"erase\""));
-    }
+    };
     let change = Change::DirectorySettingsChanged(DirectorySettingsChanged {
-        deprovision_policy: settings.deprovision_policy,
+        deprovision_policy: policy.as_str().to_string(),
     });
     let outcome = submit(&state, &req, &directory, change).await?;
     Ok(json(StatusCode::OK, &outcome.body.unwrap_or_default()))
@@ -338,6 +327,11 @@ async fn list_notifications(
 
 async fn not_found() -> Result<HttpResponse, AdminError> {
     Err(AdminError::new(404, "no such endpoint"))
+}
+
+/// A resource of the admin API: a method it has no route for is a problem+json 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, AdminError> {

@@ -111,8 +111,9 @@ pub async fn authenticate(
     next.call(req).await
 }
 
-/// The token of an `Authorization: Bearer …` header (scheme matched case-insensitively).
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
+/// The token of an `Authorization: Bearer …` header, the scheme matched case-insensitively
+/// (RFC 7235 §2.1). The one parser of the SCIM and the admin API.
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -126,5 +127,28 @@ impl FromRequest for Principal {
         ready(req.extensions().get::<Principal>().copied().ok_or_else(|| {
             ApiError::Scim(ScimError::unauthorized("invalid or missing bearer token"))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::AUTHORIZATION;
+    use actix_web::test::TestRequest;
+
+    use super::bearer_token;
+
+    fn token_of(value: &str) -> Option<String> {
+        let req = TestRequest::default().insert_header((AUTHORIZATION, value)).to_http_request();
+        bearer_token(&req).map(str::to_string)
+    }
+
+    #[test]
+    fn the_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc "] {
+            assert_eq!(token_of(value).as_deref(), Some("abc"), "{value:?}");
+        }
+        assert_eq!(token_of("Basic abc"), None);
+        assert_eq!(token_of("Bearer"), None);
+        assert_eq!(bearer_token(&TestRequest::default().to_http_request()), None);
     }
 }

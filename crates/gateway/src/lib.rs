@@ -13,5 +13,6 @@ pub mod normalize;
 pub mod publish;
 pub mod routes;
 pub mod startup;
+pub mod state;
 
 pub use startup::Application;

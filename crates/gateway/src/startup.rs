@@ -15,7 +15,8 @@ use crate::hub::OutcomeHub;
 use crate::in_flight::InFlight;
 use crate::lag::PipelineLag;
 use crate::publish::Publisher;
-use crate::routes::{self, AppState};
+use crate::routes;
+use crate::state::AppState;
 
 pub struct Application {
     port: u16,

@@ -6,9 +6,10 @@ use roster_events::DecodedChange;
 use roster_events::changes::v1::{DirectorySettingsChanged, MappingRulesChanged};
 use roster_events::rules::MappingRules;
 use roster_scim::ScimError;
-use roster_store::{control, mapping_rules};
+use roster_store::control::{self, DeprovisionPolicy};
+use roster_store::mapping_rules;
 
-use crate::apply::{Applied, Decision};
+use crate::decision::{Applied, Decision};
 
 /// Store a new version of the directory's mapping rules (validated again: the log is the
 /// authority, whoever wrote the event).
@@ -17,24 +18,21 @@ pub(crate) fn set_mapping_rules(
     event: &DecodedChange,
     change: &MappingRulesChanged,
 ) -> Applied {
-    let parsed = serde_json::from_str::<serde_json::Value>(&change.rules_json)
+    let rules = serde_json::from_str::<serde_json::Value>(&change.rules_json)
         .map_err(|e| ScimError::invalid_syntax(format!("the rules are not JSON: {e}")))
         .and_then(|json| {
             MappingRules::parse(&json).map_err(|e| ScimError::invalid_value(e.to_string()))
-        });
-    let rules = match parsed {
-        Ok(rules) => rules,
-        Err(e) => return Ok(Err(e)),
-    };
+        })?;
     let current = mapping_rules::current(conn, event.directory_id)?;
     if let Some(expected) = change.if_version {
         let version = current.as_ref().map_or(0, |r| r.version);
         if version != expected {
-            return Ok(Err(ScimError::new(
+            return Err(ScimError::new(
                 412,
                 None,
                 format!("the mapping rules changed: their version is {version}"),
-            )));
+            )
+            .into());
         }
     }
     let row = mapping_rules::append(
@@ -44,14 +42,14 @@ pub(crate) fn set_mapping_rules(
         event.event_id,
         event.event_time,
     )?;
-    Ok(Ok(Decision::json(
+    Ok(Decision::json(
         200,
         serde_json::json!({
             "version": row.version,
             "rules": row.rules,
             "changedAt": row.changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }),
-    )))
+    ))
 }
 
 pub(crate) fn change_settings(
@@ -59,19 +57,19 @@ pub(crate) fn change_settings(
     event: &DecodedChange,
     change: &DirectorySettingsChanged,
 ) -> Applied {
-    let policy = change.deprovision_policy.as_str();
-    if !matches!(policy, "tombstone" | "erase") {
-        return Ok(Err(ScimError::invalid_value(
+    let Some(policy) = DeprovisionPolicy::parse(&change.deprovision_policy) else {
+        return Err(ScimError::invalid_value(
             "deprovisionPolicy must be \"tombstone\" or \"erase\"",
-        )));
-    }
+        )
+        .into());
+    };
     control::set_deprovision_policy(conn, event.directory_id, policy)?;
-    Ok(Ok(Decision::json(200, serde_json::json!({ "deprovisionPolicy": policy }))))
+    Ok(Decision::json(200, serde_json::json!({ "deprovisionPolicy": policy.as_str() })))
 }
 
 /// Delete the directory with everything in it: users, groups, memberships, rules, tokens
 /// (revoked at once on every gateway). The role-mapper notifies `directory.deleted`.
 pub(crate) fn delete(conn: &mut PgConnection, event: &DecodedChange) -> Applied {
     control::delete_directory(conn, event.directory_id)?;
-    Ok(Ok(Decision { status: 204, resource_id: Some(event.directory_id), body: None }))
+    Ok(Decision { status: 204, resource_id: Some(event.directory_id), body: None })
 }

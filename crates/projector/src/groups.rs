@@ -16,27 +16,23 @@ use roster_store::groups::{self, GroupRow, MemberRow};
 use roster_store::outcomes::AppliedBody;
 use uuid::Uuid;
 
-use crate::apply::{Applied, Decision, parse_id, patch_ops, precondition};
+use crate::decision::{Applied, ApplyError, Decision, parse_id, patch_ops};
+use crate::rows::{deprovision, load_for_change};
 
 pub(crate) fn create(
     conn: &mut PgConnection,
     event: &DecodedChange,
     create: &CreateGroup,
 ) -> Applied {
-    let (id, group, members) = match (
-        parse_id(&create.id),
-        parse_group(&create.resource_json),
-        member_ids(&create.members),
-    ) {
-        (Ok(id), Ok(group), Ok(members)) => (id, group, members),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(Err(e)),
-    };
+    let id = parse_id(&create.id)?;
+    let group = parse_group(&create.resource_json)?;
+    let members = member_ids(&create.members)?;
     let row = new_row(event, id, &group);
     if !groups::insert_if_absent(conn, &row)? {
         if groups::display_name_taken(conn, event.directory_id, group.display_name(), None)? {
-            return Ok(Err(display_name_taken(group.display_name())));
+            return Err(display_name_taken(group.display_name()).into());
         }
-        return Ok(Err(ScimError::uniqueness("a group with this id already exists")));
+        return Err(ScimError::uniqueness("a group with this id already exists").into());
     }
     add(conn, event, id, &members)?;
     applied(conn, 201, &row)
@@ -47,52 +43,23 @@ pub(crate) fn replace(
     event: &DecodedChange,
     replace: &ReplaceGroup,
 ) -> Applied {
-    let (id, group, members) = match (
-        parse_id(&replace.id),
-        parse_group(&replace.resource_json),
-        member_ids(&replace.members),
-    ) {
-        (Ok(id), Ok(group), Ok(members)) => (id, group, members),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(Err(e)),
-    };
-    let current = match load(conn, event, id, replace.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
-    let row = match save(conn, event, &current, &group)? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&replace.id)?;
+    let group = parse_group(&replace.resource_json)?;
+    let members = member_ids(&replace.members)?;
+    let current = load_for_change::<GroupRow>(conn, event, id, replace.if_match.as_deref())?;
+    let row = save(conn, event, &current, &group)?;
     set_members(conn, event, id, &members)?;
     applied(conn, 200, &row)
 }
 
 pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchGroup) -> Applied {
-    let id = match parse_id(&patch.id) {
-        Ok(id) => id,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&patch.id)?;
     // Everything that can reject the request is checked before anything is written.
-    let (others, changes) = match patch_ops(&patch.operations).and_then(|ops| split_group_ops(&ops))
-    {
-        Ok(split) => split,
-        Err(e) => return Ok(Err(e)),
-    };
-    let changes = match changes.iter().map(parse_change).collect::<Result<Vec<_>, _>>() {
-        Ok(changes) => changes,
-        Err(e) => return Ok(Err(e)),
-    };
-    let current = match load(conn, event, id, patch.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
-    let group = match apply_to_group(&Group::from_stored(current.resource.clone()), &others) {
-        Ok(group) => group,
-        Err(e) => return Ok(Err(e)),
-    };
-    if let Err(e) = save(conn, event, &current, &group)? {
-        return Ok(Err(e));
-    }
+    let (others, changes) = split_group_ops(&patch_ops(&patch.operations)?)?;
+    let changes = changes.iter().map(parse_change).collect::<Result<Vec<_>, _>>()?;
+    let current = load_for_change::<GroupRow>(conn, event, id, patch.if_match.as_deref())?;
+    let group = apply_to_group(&Group::from_stored(current.resource.clone()), &others)?;
+    save(conn, event, &current, &group)?;
     for change in changes {
         match change {
             Change::Add(ids) => add(conn, event, id, &ids)?,
@@ -102,7 +69,7 @@ pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &Patc
         }
     }
     // Entra expects 204 for a group PATCH (entra-behaviour.md Q20).
-    Ok(Ok(Decision::no_content(id)))
+    Ok(Decision::no_content(id))
 }
 
 pub(crate) fn delete(
@@ -111,25 +78,12 @@ pub(crate) fn delete(
     directory: &Directory,
     delete: &DeleteGroup,
 ) -> Applied {
-    let id = match parse_id(&delete.id) {
-        Ok(id) => id,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut row = match load(conn, event, id, delete.if_match.as_deref())? {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
-    };
+    let id = parse_id(&delete.id)?;
+    let row = load_for_change::<GroupRow>(conn, event, id, delete.if_match.as_deref())?;
     groups::remove_all_members(conn, event.directory_id, id)?;
     groups::remove_from_all_groups(conn, event.directory_id, id)?;
-    if directory.deprovision_policy == "erase" {
-        groups::erase(conn, event.directory_id, id)?;
-    } else {
-        row.deleted_at = Some(event.event_time);
-        row.last_modified = event.event_time;
-        row.version += 1;
-        groups::update(conn, &row)?;
-    }
-    Ok(Ok(Decision::no_content(id)))
+    deprovision(conn, directory.policy(), row, event.event_time)?;
+    Ok(Decision::no_content(id))
 }
 
 /// A membership change with its ids parsed.
@@ -209,25 +163,13 @@ fn set_members(
     add(conn, event, group_id, &joining)
 }
 
-fn load(
-    conn: &mut PgConnection,
-    event: &DecodedChange,
-    id: Uuid,
-    if_match: Option<&str>,
-) -> QueryResult<Result<GroupRow, ScimError>> {
-    let Some(row) = groups::find(conn, event.directory_id, id)? else {
-        return Ok(Err(ScimError::not_found(format!("no group {id}"))));
-    };
-    Ok(precondition(if_match, row.version).map(|()| row))
-}
-
 /// Store a new state of `current` (displayName kept unique), one version up.
 fn save(
     conn: &mut PgConnection,
     event: &DecodedChange,
     current: &GroupRow,
     group: &Group,
-) -> QueryResult<Result<GroupRow, ScimError>> {
+) -> Result<GroupRow, ApplyError> {
     if !group.display_name().eq_ignore_ascii_case(&current.display_name)
         && groups::display_name_taken(
             conn,
@@ -236,13 +178,13 @@ fn save(
             Some(current.id),
         )?
     {
-        return Ok(Err(display_name_taken(group.display_name())));
+        return Err(display_name_taken(group.display_name()).into());
     }
     let mut row = new_row(event, current.id, group);
     row.created_at = current.created_at;
     row.version = current.version + 1;
     groups::update(conn, &row)?;
-    Ok(Ok(row))
+    Ok(row)
 }
 
 /// The outcome of a create or replace: the group with its members.
@@ -258,7 +200,7 @@ fn applied(conn: &mut PgConnection, status: u16, row: &GroupRow) -> Applied {
         version: row.version,
         members: Some(serde_json::Value::Array(members)),
     };
-    Ok(Ok(Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() }))
+    Ok(Decision { status, resource_id: Some(row.id), body: serde_json::to_value(body).ok() })
 }
 
 fn parse_group(resource_json: &str) -> Result<Group, ScimError> {

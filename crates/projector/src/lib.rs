@@ -5,10 +5,14 @@
 
 pub mod apply;
 pub mod batch;
+mod cache;
+pub mod decision;
 mod directory;
 mod groups;
 pub mod refusal;
+mod rows;
 pub mod startup;
+mod users;
 
 pub use roster_platform::consumer::{ConsumerError as ProjectorError, Stats};
 pub use startup::Application;

@@ -21,6 +21,7 @@ use roster_events::{Change, DecodedChange};
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_platform::settings::tenant_url;
 use roster_scim::user::Meta;
+use roster_store::control::DeprovisionPolicy;
 use roster_store::notified::{self, MemberPair};
 use roster_store::outbox::{self, NotificationRow};
 use roster_store::{PgConnection, StoreError, control, mapping_rules, offsets};
@@ -308,176 +309,280 @@ fn reconcile(
         return Ok(0);
     };
     let rules = load_rules(conn, directory_id)?;
-    let erase = directory.deprovision_policy == "erase";
+    let erase = directory.policy() == DeprovisionPolicy::Erase;
 
-    let mut users = touched.users.clone();
-    let mut groups = touched.groups.clone();
-    if let Some(cause) = touched.everything {
-        let (live_users, live_groups) = notified::all_ids(conn, directory_id)?;
-        let (old_users, old_groups) = notified::all_notified_ids(conn, directory_id)?;
-        for id in live_users.into_iter().chain(old_users) {
-            users.touch_weak(id, cause);
-        }
-        for id in live_groups.into_iter().chain(old_groups) {
-            groups.touch_weak(id, cause);
+    let mut run = Reconciliation::new(options, touched, rules, erase);
+    run.touch_members(conn)?;
+    run.reconcile_groups(conn)?;
+    run.membership_changes(conn)?;
+    run.reconcile_users(conn)?;
+    run.notify_members();
+    run.finish(conn, form)
+}
+
+/// One directory's reconciliation, phase by phase: what the batch touched (widened to the
+/// members of touched groups and the groups of touched members), the groups, the membership
+/// changes, the users, the member notifications; then the views are remembered and the
+/// notifications appended.
+struct Reconciliation<'a> {
+    options: &'a ReconcileOptions,
+    touched: &'a Touched,
+    directory_id: Uuid,
+    rules: MappingRules,
+    erase: bool,
+    users: Ordered,
+    groups: Ordered,
+    /// Memberships, current and notified, of every touched group and of every touched member.
+    current: HashSet<MemberPair>,
+    previous: HashSet<MemberPair>,
+    /// What changed of them, and the groups whose members changed.
+    added: Vec<MemberPair>,
+    removed: Vec<MemberPair>,
+    member_groups: BTreeSet<Uuid>,
+    /// The view of every group touched or whose members changed: new, or as last notified.
+    group_views: HashMap<Uuid, ProductGroup>,
+    store_groups: Vec<(Uuid, Option<serde_json::Value>)>,
+    store_users: Vec<(Uuid, Option<serde_json::Value>)>,
+    outgoing: Outgoing,
+}
+
+impl<'a> Reconciliation<'a> {
+    fn new(
+        options: &'a ReconcileOptions,
+        touched: &'a Touched,
+        rules: MappingRules,
+        erase: bool,
+    ) -> Reconciliation<'a> {
+        Reconciliation {
+            options,
+            touched,
+            directory_id: touched.directory_id,
+            rules,
+            erase,
+            users: touched.users.clone(),
+            groups: touched.groups.clone(),
+            current: HashSet::new(),
+            previous: HashSet::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            member_groups: BTreeSet::new(),
+            group_views: HashMap::new(),
+            store_groups: Vec::new(),
+            store_users: Vec::new(),
+            outgoing: Outgoing::default(),
         }
     }
 
-    // Memberships, current and notified, of every touched group and of every touched member.
-    let group_ids = groups.order.clone();
-    let mut current: HashSet<MemberPair> =
-        notified::members_of_groups(conn, directory_id, &group_ids)?.into_iter().collect();
-    let mut previous: HashSet<MemberPair> =
-        notified::notified_members_of_groups(conn, directory_id, &group_ids)?.into_iter().collect();
-    // A group's members are touched by it: their teams and group roles may have changed.
-    for (group_id, member_id, kind) in current.iter().chain(previous.iter()) {
-        if kind == "User"
-            && let Some(cause) = groups.cause(group_id)
-        {
-            users.touch_weak(*member_id, cause);
-        }
+    fn location(&self, kind: &str, id: &Uuid) -> String {
+        format!(
+            "{}/{kind}/{id}",
+            tenant_url(&self.options.base_url, &self.directory_id.to_string())
+        )
     }
-    let member_ids: Vec<Uuid> = users.order.iter().chain(groups.order.iter()).copied().collect();
-    current.extend(notified::groups_of_members(conn, directory_id, &member_ids)?);
-    previous.extend(notified::notified_groups_of_members(conn, directory_id, &member_ids)?);
 
-    let mut outgoing = Outgoing::default();
+    /// Everything (for a rules change), then the members of every touched group, and the
+    /// memberships, current and notified, of every touched group and of every touched member.
+    fn touch_members(&mut self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let directory_id = self.directory_id;
+        if let Some(cause) = self.touched.everything {
+            let (live_users, live_groups) = notified::all_ids(conn, directory_id)?;
+            let (old_users, old_groups) = notified::all_notified_ids(conn, directory_id)?;
+            for id in live_users.into_iter().chain(old_users) {
+                self.users.touch_weak(id, cause);
+            }
+            for id in live_groups.into_iter().chain(old_groups) {
+                self.groups.touch_weak(id, cause);
+            }
+        }
 
-    // Groups.
-    let group_rows = notified::groups_by_ids(conn, directory_id, &group_ids)?;
-    let mut old_group_views =
-        decode_views::<ProductGroup>(notified::group_views(conn, directory_id, &group_ids)?);
-    let mut group_views: HashMap<Uuid, ProductGroup> = HashMap::new();
-    let mut store_groups = Vec::with_capacity(group_ids.len());
-    let live_groups: HashMap<Uuid, _> =
-        group_rows.iter().filter(|row| row.deleted_at.is_none()).map(|row| (row.id, row)).collect();
-    for id in &group_ids {
-        let after = live_groups.get(id).map(|row| {
-            let meta = Meta {
-                created: row.created_at,
-                last_modified: row.last_modified,
-                location: format!(
-                    "{}/Groups/{id}",
-                    tenant_url(&options.base_url, &directory_id.to_string())
-                ),
-                version: row.version,
+        let group_ids = &self.groups.order;
+        self.current =
+            notified::members_of_groups(conn, directory_id, group_ids)?.into_iter().collect();
+        self.previous = notified::notified_members_of_groups(conn, directory_id, group_ids)?
+            .into_iter()
+            .collect();
+        // A group's members are touched by it: their teams and group roles may have changed.
+        for (group_id, member_id, kind) in self.current.iter().chain(self.previous.iter()) {
+            if kind == "User"
+                && let Some(cause) = self.groups.cause(group_id)
+            {
+                self.users.touch_weak(*member_id, cause);
+            }
+        }
+        let member_ids: Vec<Uuid> =
+            self.users.order.iter().chain(self.groups.order.iter()).copied().collect();
+        self.current.extend(notified::groups_of_members(conn, directory_id, &member_ids)?);
+        self.previous.extend(notified::notified_groups_of_members(
+            conn,
+            directory_id,
+            &member_ids,
+        )?);
+        Ok(())
+    }
+
+    /// Groups.
+    fn reconcile_groups(&mut self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let directory_id = self.directory_id;
+        let group_ids = &self.groups.order;
+        let group_rows = notified::groups_by_ids(conn, directory_id, group_ids)?;
+        let old_group_views =
+            decode_views::<ProductGroup>(notified::group_views(conn, directory_id, group_ids)?);
+        self.store_groups = Vec::with_capacity(group_ids.len());
+        let live_groups: HashMap<Uuid, _> = group_rows
+            .iter()
+            .filter(|row| row.deleted_at.is_none())
+            .map(|row| (row.id, row))
+            .collect();
+        for id in &self.groups.order {
+            let after = live_groups.get(id).map(|row| {
+                let meta = Meta {
+                    created: row.created_at,
+                    last_modified: row.last_modified,
+                    location: self.location("Groups", id),
+                    version: row.version,
+                };
+                view::group_view(
+                    &view::GroupInput { id: *id, resource: &row.resource, meta },
+                    &self.rules,
+                )
+            });
+            let before = old_group_views.get(id);
+            let cause = self.groups.causes[id];
+            for body in diff::group_changes(before, after.as_ref()) {
+                self.outgoing.push_group(body, cause);
+            }
+            self.store_groups.push((*id, after.as_ref().map(to_json)));
+            match after.or_else(|| before.cloned()) {
+                Some(view) => self.group_views.insert(*id, view),
+                None => None,
             };
-            view::group_view(&view::GroupInput { id: *id, resource: &row.resource, meta }, &rules)
-        });
-        let before = old_group_views.get(id);
-        let cause = groups.causes[id];
-        for body in diff::group_changes(before, after.as_ref()) {
-            outgoing.push_group(body, cause);
         }
-        store_groups.push((*id, after.as_ref().map(to_json)));
-        match after.or_else(|| before.cloned()) {
-            Some(view) => group_views.insert(*id, view),
-            None => None,
-        };
+        Ok(())
     }
 
-    // Memberships: what changed, per group.
-    let added: Vec<MemberPair> = current.difference(&previous).cloned().collect();
-    let removed: Vec<MemberPair> = previous.difference(&current).cloned().collect();
-    tracing::debug!(
-        users = users.order.len(),
-        groups = groups.order.len(),
-        memberships = current.len(),
-        notified_memberships = previous.len(),
-        added = added.len(),
-        removed = removed.len(),
-        "reconciling"
-    );
-    let mut member_groups: BTreeSet<Uuid> = BTreeSet::new();
-    member_groups.extend(added.iter().chain(removed.iter()).map(|(g, _, _)| *g));
-    let missing: Vec<Uuid> =
-        member_groups.iter().filter(|g| !group_views.contains_key(g)).copied().collect();
-    if !missing.is_empty() {
-        // Groups not touched themselves (a user joined or left them): their last notified view.
-        old_group_views = decode_views(notified::group_views(conn, directory_id, &missing)?);
-        group_views.extend(old_group_views.drain());
+    /// Memberships: what changed, per group.
+    fn membership_changes(&mut self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        self.added = self.current.difference(&self.previous).cloned().collect();
+        self.removed = self.previous.difference(&self.current).cloned().collect();
+        tracing::debug!(
+            users = self.users.order.len(),
+            groups = self.groups.order.len(),
+            memberships = self.current.len(),
+            notified_memberships = self.previous.len(),
+            added = self.added.len(),
+            removed = self.removed.len(),
+            "reconciling"
+        );
+        self.member_groups.extend(self.added.iter().chain(self.removed.iter()).map(|(g, _, _)| *g));
+        let missing: Vec<Uuid> = self
+            .member_groups
+            .iter()
+            .filter(|g| !self.group_views.contains_key(g))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            // Groups not touched themselves (a user joined or left them): their last notified view.
+            self.group_views.extend(decode_views(notified::group_views(
+                conn,
+                self.directory_id,
+                &missing,
+            )?));
+        }
+        Ok(())
     }
 
-    // Users.
-    let user_ids = users.order.clone();
-    let user_rows = notified::users_by_ids(conn, directory_id, &user_ids)?;
-    let mut memberships: HashMap<Uuid, Vec<view::Membership>> = HashMap::new();
-    for m in notified::memberships_of(conn, directory_id, &user_ids)? {
-        memberships.entry(m.member_id).or_default().push(view::Membership {
-            group_id: m.group_id,
-            display_name: m.display_name,
-            external_id: m.external_id,
-            added_at: m.added_at,
-        });
+    /// Users.
+    fn reconcile_users(&mut self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let directory_id = self.directory_id;
+        let user_ids = &self.users.order;
+        let user_rows = notified::users_by_ids(conn, directory_id, user_ids)?;
+        let mut memberships: HashMap<Uuid, Vec<view::Membership>> = HashMap::new();
+        for m in notified::memberships_of(conn, directory_id, user_ids)? {
+            memberships.entry(m.member_id).or_default().push(view::Membership {
+                group_id: m.group_id,
+                display_name: m.display_name,
+                external_id: m.external_id,
+                added_at: m.added_at,
+            });
+        }
+        let old_user_views =
+            decode_views::<ProductUser>(notified::user_views(conn, directory_id, user_ids)?);
+        let rows: HashMap<Uuid, _> = user_rows.iter().map(|row| (row.id, row)).collect();
+        self.store_users = Vec::with_capacity(user_ids.len());
+        for id in &self.users.order {
+            let row = rows.get(id);
+            let after = row.filter(|row| row.deleted_at.is_none()).map(|row| {
+                let meta = Meta {
+                    created: row.created_at,
+                    last_modified: row.last_modified,
+                    location: self.location("Users", id),
+                    version: row.version,
+                };
+                let input = view::UserInput {
+                    id: *id,
+                    resource: &row.resource,
+                    active: row.active,
+                    meta,
+                    groups: memberships.remove(id).unwrap_or_default(),
+                };
+                view::user_view(&input, &self.rules)
+            });
+            let erased = row.is_none() || self.erase;
+            let cause = self.users.causes[id];
+            for body in diff::user_changes(old_user_views.get(id), after.as_ref(), erased) {
+                self.outgoing.push_user(body, cause);
+            }
+            self.store_users.push((*id, after.as_ref().map(to_json)));
+        }
+        Ok(())
     }
-    let old_user_views =
-        decode_views::<ProductUser>(notified::user_views(conn, directory_id, &user_ids)?);
-    let rows: HashMap<Uuid, _> = user_rows.iter().map(|row| (row.id, row)).collect();
-    let mut store_users = Vec::with_capacity(user_ids.len());
-    for id in &user_ids {
-        let row = rows.get(id);
-        let after = row.filter(|row| row.deleted_at.is_none()).map(|row| {
-            let meta = Meta {
-                created: row.created_at,
-                last_modified: row.last_modified,
-                location: format!(
-                    "{}/Users/{id}",
-                    tenant_url(&options.base_url, &directory_id.to_string())
-                ),
-                version: row.version,
+
+    /// Member notifications, per group: removed, then added. A group downstream has not heard
+    /// of yet (the projector is ahead: its creation comes later in the log) is skipped, and its
+    /// memberships are not remembered, so that its own event notifies them after its creation.
+    fn notify_members(&mut self) {
+        let group_views = &self.group_views;
+        let known = |pair: &MemberPair| group_views.contains_key(&pair.0);
+        self.added.retain(known);
+        self.removed.retain(known);
+        let mut by_group: HashMap<Uuid, (Vec<Member>, Vec<Member>)> = HashMap::new();
+        for (group_id, member_id, kind) in &self.removed {
+            by_group.entry(*group_id).or_default().0.push(member(*member_id, kind));
+        }
+        for (group_id, member_id, kind) in &self.added {
+            by_group.entry(*group_id).or_default().1.push(member(*member_id, kind));
+        }
+        for group_id in std::mem::take(&mut self.member_groups) {
+            let (Some((mut gone, mut joined)), Some(group)) =
+                (by_group.remove(&group_id), self.group_views.get(&group_id))
+            else {
+                continue;
             };
-            let input = view::UserInput {
-                id: *id,
-                resource: &row.resource,
-                active: row.active,
-                meta,
-                groups: memberships.remove(id).unwrap_or_default(),
-            };
-            view::user_view(&input, &rules)
-        });
-        let erased = row.is_none() || erase;
-        let cause = users.causes[id];
-        for body in diff::user_changes(old_user_views.get(id), after.as_ref(), erased) {
-            outgoing.push_user(body, cause);
-        }
-        store_users.push((*id, after.as_ref().map(to_json)));
-    }
-
-    // Member notifications, per group: removed, then added. A group downstream has not heard
-    // of yet (the projector is ahead: its creation comes later in the log) is skipped, and its
-    // memberships are not remembered, so that its own event notifies them after its creation.
-    let known = |pair: &&MemberPair| group_views.contains_key(&pair.0);
-    let added: Vec<MemberPair> = added.iter().filter(known).cloned().collect();
-    let removed: Vec<MemberPair> = removed.iter().filter(known).cloned().collect();
-    let mut by_group: HashMap<Uuid, (Vec<Member>, Vec<Member>)> = HashMap::new();
-    for (group_id, member_id, kind) in &removed {
-        by_group.entry(*group_id).or_default().0.push(member(*member_id, kind));
-    }
-    for (group_id, member_id, kind) in &added {
-        by_group.entry(*group_id).or_default().1.push(member(*member_id, kind));
-    }
-    for group_id in member_groups {
-        let (Some((mut gone, mut joined)), Some(group)) =
-            (by_group.remove(&group_id), group_views.get(&group_id))
-        else {
-            continue;
-        };
-        gone.sort_by(|a, b| a.id.cmp(&b.id));
-        joined.sort_by(|a, b| a.id.cmp(&b.id));
-        let cause = groups
-            .cause(&group_id)
-            .or_else(|| joined.iter().chain(gone.iter()).find_map(|m| member_cause(&users, m)))
-            .or(touched.everything)
-            .unwrap_or(Cause { event_id: Uuid::nil(), time: Utc::now() });
-        for body in diff::member_changes(group, gone, joined) {
-            outgoing.members.push((body, cause));
+            gone.sort_by(|a, b| a.id.cmp(&b.id));
+            joined.sort_by(|a, b| a.id.cmp(&b.id));
+            let cause = self
+                .groups
+                .cause(&group_id)
+                .or_else(|| {
+                    joined.iter().chain(gone.iter()).find_map(|m| member_cause(&self.users, m))
+                })
+                .or(self.touched.everything)
+                .unwrap_or(Cause { event_id: Uuid::nil(), time: Utc::now() });
+            for body in diff::member_changes(group, gone, joined) {
+                self.outgoing.members.push((body, cause));
+            }
         }
     }
 
-    notified::store_group_views(conn, directory_id, &store_groups)?;
-    notified::store_user_views(conn, directory_id, &store_users)?;
-    notified::store_members(conn, directory_id, &added, &removed)?;
-    append(conn, options, directory_id, &touched.tenant_id, outgoing.into_ordered(), form)
+    /// Remember the new views and memberships, and append the notifications.
+    fn finish(self, conn: &mut PgConnection, form: Form) -> Result<usize, StoreError> {
+        let directory_id = self.directory_id;
+        notified::store_group_views(conn, directory_id, &self.store_groups)?;
+        notified::store_user_views(conn, directory_id, &self.store_users)?;
+        notified::store_members(conn, directory_id, &self.added, &self.removed)?;
+        let notifications = self.outgoing.into_ordered();
+        append(conn, self.options, directory_id, &self.touched.tenant_id, notifications, form)
+    }
 }
 
 /// `time` within what Postgres can store (years 1 to 9999).

@@ -25,6 +25,42 @@ pub struct Directory {
     pub created_at: DateTime<Utc>,
 }
 
+impl Directory {
+    /// What DELETE does in this directory (a stored value other than `erase` tombstones).
+    pub fn policy(&self) -> DeprovisionPolicy {
+        DeprovisionPolicy::parse(&self.deprovision_policy).unwrap_or_default()
+    }
+}
+
+/// What DELETE /Users/{id} and /Groups/{id} do in a directory: keep a tombstone (`deleted_at`
+/// set) or erase the row. Stored, sent in events and accepted in settings as `tombstone` or
+/// `erase`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeprovisionPolicy {
+    #[default]
+    Tombstone,
+    Erase,
+}
+
+impl DeprovisionPolicy {
+    /// The policy `value` names, exactly `tombstone` or `erase`.
+    pub fn parse(value: &str) -> Option<DeprovisionPolicy> {
+        match value {
+            "tombstone" => Some(DeprovisionPolicy::Tombstone),
+            "erase" => Some(DeprovisionPolicy::Erase),
+            _ => None,
+        }
+    }
+
+    /// The name stored in the `deprovision_policy` column and sent in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeprovisionPolicy::Tombstone => "tombstone",
+            DeprovisionPolicy::Erase => "erase",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = scim_tokens)]
 pub struct ScimToken {
@@ -86,7 +122,7 @@ pub fn ensure_directory(
         id: Uuid::new_v4(),
         tenant_id,
         name: name.to_string(),
-        deprovision_policy: "tombstone".to_string(),
+        deprovision_policy: DeprovisionPolicy::Tombstone.as_str().to_string(),
         created_at: Utc::now(),
     };
     diesel::insert_into(directories::table).values(&directory).execute(conn)?;
@@ -97,10 +133,10 @@ pub fn ensure_directory(
 pub fn set_deprovision_policy(
     conn: &mut PgConnection,
     directory_id: Uuid,
-    policy: &str,
+    policy: DeprovisionPolicy,
 ) -> QueryResult<()> {
     diesel::update(directories::table.find(directory_id))
-        .set(directories::deprovision_policy.eq(policy))
+        .set(directories::deprovision_policy.eq(policy.as_str()))
         .execute(conn)
         .map(drop)
 }

@@ -1,4 +1,5 @@
-//! What the resource routes share: query parameters, paging, preconditions, ETags.
+//! What the resource routes share: query parameters, the list query, paging, preconditions,
+//! ETags.
 
 use std::collections::HashMap;
 
@@ -6,7 +7,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use roster_events::changes::v1::{PatchOperation, patch_operation};
 use roster_scim::ScimError;
-use roster_scim::filter::AttrPath;
+use roster_scim::filter::{AttrPath, Filter};
 use roster_scim::patch::{PatchOp, PatchOpKind};
 use roster_scim::select::AttributeSelection;
 use roster_store::filter_sql::FilterSqlError;
@@ -14,6 +15,7 @@ use roster_store::outcomes::{AppliedBody, OutcomeRow};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A resource id from the path; anything that is not a UUID names no resource.
 pub(crate) fn resource_id(raw: &str, not_found: &str) -> Result<Uuid, ApiError> {
@@ -81,6 +83,33 @@ pub(crate) fn selection(
         params.get("excludedattributes").map(String::as_str),
         limits,
     )?)
+}
+
+/// The query of a list or search (RFC 7644 §3.4.2): attribute selection, paging, filter and
+/// sort, checked in this order (the first invalid one is the error).
+pub(crate) struct ListQuery {
+    pub(crate) selection: AttributeSelection,
+    pub(crate) start_index: i64,
+    pub(crate) count: i64,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) sort: Option<(AttrPath, bool)>,
+}
+
+impl ListQuery {
+    /// Parse the lower-case query parameters (or SearchRequest fields) of a list.
+    pub(crate) fn parse(
+        params: &HashMap<String, String>,
+        state: &AppState,
+    ) -> Result<ListQuery, ApiError> {
+        let selection = selection(params, &state.filter_limits)?;
+        let (start_index, count) = paging(params, state.max_page_size)?;
+        let filter = params
+            .get("filter")
+            .map(|text| Filter::parse_with(text, &state.filter_limits))
+            .transpose()?;
+        let sort = sort_param(params)?;
+        Ok(ListQuery { selection, start_index, count, filter, sort })
+    }
 }
 
 /// `startIndex` (1-based, at least 1) and `count` (0 to `max`, default `max`).
@@ -161,9 +190,7 @@ pub(crate) fn written(
 }
 
 /// `sortBy` and `sortOrder` (ascending unless `descending`).
-pub(crate) fn sort_param(
-    params: &HashMap<String, String>,
-) -> Result<Option<(AttrPath, bool)>, ApiError> {
+fn sort_param(params: &HashMap<String, String>) -> Result<Option<(AttrPath, bool)>, ApiError> {
     let Some(path) = params.get("sortby") else { return Ok(None) };
     let descending =
         params.get("sortorder").is_some_and(|order| order.eq_ignore_ascii_case("descending"));

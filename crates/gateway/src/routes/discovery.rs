@@ -8,9 +8,10 @@ use actix_web::{HttpResponse, web};
 use roster_scim::discovery::Extension;
 use roster_scim::{ScimError, discovery};
 
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub async fn service_provider_config(
     principal: Principal,

@@ -11,7 +11,6 @@ use roster_events::changes::v1::{
     CreateGroup, DeleteGroup, MemberRef as EventMember, PatchGroup, ReplaceGroup, member_ref,
 };
 use roster_scim::ScimError;
-use roster_scim::filter::Filter;
 use roster_scim::group::{Group, MemberKind, MemberRef};
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
@@ -22,13 +21,14 @@ use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
-    resource_id, search_params, selection, sort_param, with_etag, written,
+    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
+    not_modified, resource_id, search_params, selection, with_etag, written,
 };
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 fn group_id(raw: &str) -> Result<Uuid, ApiError> {
     resource_id(raw, "no such group")
@@ -165,13 +165,8 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params, &state.filter_limits)?;
-    let (start_index, count) = paging(&params, state.max_page_size)?;
-    let filter = params
-        .get("filter")
-        .map(|text| Filter::parse_with(text, &state.filter_limits))
-        .transpose()?;
-    let sort = sort_param(&params)?;
+    let ListQuery { selection, start_index, count, filter, sort } =
+        ListQuery::parse(&params, &state)?;
     let with_members = selection.wants_members();
     let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;
@@ -231,10 +226,6 @@ fn event_members(members: &[MemberRef]) -> Vec<EventMember> {
         .collect()
 }
 
-fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
-    format!("{}/Groups/{id}", state.scim_root(directory_id))
-}
-
 pub(crate) fn render(
     state: &AppState,
     row: &GroupRow,
@@ -243,7 +234,7 @@ pub(crate) fn render(
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,
-        location: location(state, row.directory_id, row.id),
+        location: state.location(row.directory_id, "Groups", row.id),
         version: row.version,
     };
     Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, members)
@@ -264,7 +255,7 @@ fn respond(
             .map(|items| items.iter().filter_map(|m| MemberRef::from_json(m).ok()).collect())
             .unwrap_or_default()
     });
-    let location = location(state, principal.directory_id, id);
+    let location = state.location(principal.directory_id, "Groups", id);
     let meta = Meta {
         created: applied.created,
         last_modified: applied.last_modified,

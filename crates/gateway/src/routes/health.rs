@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use diesel::RunQueryDsl;
 
-use super::AppState;
 use crate::error::ApiError;
 use crate::lag::PipelineLag;
+use crate::state::AppState;
 
 /// The process is up.
 pub async fn live() -> HttpResponse {

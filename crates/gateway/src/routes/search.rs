@@ -11,10 +11,11 @@ use roster_store::users;
 use uuid::Uuid;
 
 use super::common::{paging, search_params, selection};
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub async fn search_all(
     principal: Principal,

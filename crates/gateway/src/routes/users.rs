@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use roster_events::Change;
 use roster_events::changes::v1::{CreateUser, DeleteUser, PatchUser, ReplaceUser};
 use roster_scim::ScimError;
-use roster_scim::filter::Filter;
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
@@ -17,13 +16,14 @@ use roster_store::users::{self, UserRow};
 use uuid::Uuid;
 
 use super::common::{
-    Answer, answer, event_operation, filter_error, if_match, lowercase_keys, not_modified, paging,
-    resource_id, search_params, selection, sort_param, with_etag, written,
+    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
+    not_modified, resource_id, search_params, selection, with_etag, written,
 };
-use super::{AppState, scim_json};
+use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /Users`: validate, publish `CreateUser`, answer from the outcome (201 or an error).
 pub async fn create(
@@ -151,13 +151,8 @@ async fn query_list(
     state: web::Data<AppState>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
-    let selection = selection(&params, &state.filter_limits)?;
-    let (start_index, count) = paging(&params, state.max_page_size)?;
-    let filter = params
-        .get("filter")
-        .map(|text| Filter::parse_with(text, &state.filter_limits))
-        .transpose()?;
-    let sort = sort_param(&params)?;
+    let ListQuery { selection, start_index, count, filter, sort } =
+        ListQuery::parse(&params, &state)?;
     let directory_id = principal.directory_id;
     let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
@@ -174,15 +169,11 @@ async fn query_list(
     Ok(scim_json(StatusCode::OK, &body.to_json()))
 }
 
-fn location(state: &AppState, directory_id: Uuid, id: Uuid) -> String {
-    format!("{}/Users/{id}", state.scim_root(directory_id))
-}
-
 pub(crate) fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
     let meta = Meta {
         created: row.created_at,
         last_modified: row.last_modified,
-        location: location(state, row.directory_id, row.id),
+        location: state.location(row.directory_id, "Users", row.id),
         version: row.version,
     };
     User::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta)
@@ -198,7 +189,7 @@ fn respond(
         Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
         Answer::Applied { status, id, body } => (status, id, body),
     };
-    let location = location(state, principal.directory_id, id);
+    let location = state.location(principal.directory_id, "Users", id);
     let meta = Meta {
         created: applied.created,
         last_modified: applied.last_modified,

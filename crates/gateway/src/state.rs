@@ -1,0 +1,112 @@
+//! What every handler shares ([`AppState`]), and the heart of "produce, then answer":
+//! [`AppState::submit_for`] publishes a change event and waits for the projector's outcome of
+//! it, answering only after the broker acknowledged it and the outcome is known.
+
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use chrono::Utc;
+use roster_events::{Change, ChangeEvent};
+use roster_store::PgPool;
+use roster_store::outcomes::OutcomeRow;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::hub::OutcomeHub;
+use crate::in_flight::InFlight;
+use crate::publish::Publisher;
+
+/// What handlers share.
+pub struct AppState {
+    pub pool: PgPool,
+    pub publisher: Publisher,
+    pub hub: OutcomeHub,
+    /// Public base URL, without a trailing `/`.
+    pub base_url: String,
+    pub outcome_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_page_size: u32,
+    /// Limits of `filter` parameters.
+    pub filter_limits: roster_scim::filter::ParseLimits,
+    /// What one request may hold (`[limits]`), checked before anything is published.
+    pub limits: roster_scim::Limits,
+    /// Writes in flight per directory, bounded.
+    pub in_flight: InFlight,
+}
+
+impl AppState {
+    /// The URL of the SCIM root of a directory (the Tenant URL).
+    pub fn scim_root(&self, directory_id: Uuid) -> String {
+        roster_platform::settings::tenant_url(&self.base_url, &directory_id.to_string())
+    }
+
+    /// The URL of a resource of a directory (`resource_type` is `Users` or `Groups`): its
+    /// `Location` header and `meta.location`.
+    pub fn location(&self, directory_id: Uuid, resource_type: &str, id: Uuid) -> String {
+        format!("{}/{resource_type}/{id}", self.scim_root(directory_id))
+    }
+
+    /// Publish `change` as an event of the principal's directory and wait for its outcome.
+    pub async fn submit(
+        &self,
+        principal: &Principal,
+        change: Change,
+        req: &HttpRequest,
+    ) -> Result<OutcomeRow, ApiError> {
+        let actor = principal.token_id.to_string();
+        self.submit_for(principal.directory_id, principal.tenant_id, actor, change, req).await
+    }
+
+    /// Publish `change` as an event of a directory and wait for its outcome. `actor` is the
+    /// SCIM token id that authenticated the request, empty for operator changes.
+    pub async fn submit_for(
+        &self,
+        directory_id: Uuid,
+        tenant_id: Uuid,
+        actor: String,
+        change: Change,
+        req: &HttpRequest,
+    ) -> Result<OutcomeRow, ApiError> {
+        let Some(_permit) = self.in_flight.try_acquire(directory_id) else {
+            tracing::info!(directory.id = %directory_id, "too many writes in flight; 429");
+            return Err(ApiError::Throttled {
+                detail: "too many writes of this directory are in flight; retry later".into(),
+                retry_after_secs: 1,
+            });
+        };
+        let event_id = Uuid::now_v7();
+        let event = ChangeEvent {
+            event_id: event_id.to_string(),
+            directory_id: directory_id.to_string(),
+            tenant_id: tenant_id.to_string(),
+            event_time_micros: roster_events::time_to_micros(Utc::now()),
+            request_id: request_id(req),
+            actor_token_id: actor,
+            change: Some(change),
+        };
+        let waiter = self.hub.register(event_id);
+        let (partition, offset) = self.publisher.publish(&event).await?;
+        self.hub.wake_consumers();
+        tracing::debug!(event.id = %event_id, kafka.partition = partition, kafka.offset = offset, "change event published");
+        waiter.wait(self.outcome_timeout).await.ok_or_else(|| {
+            tracing::warn!(event.id = %event_id, "outcome did not arrive in time");
+            ApiError::Unavailable {
+                detail: "the change was accepted into the log but is not applied yet; retry later"
+                    .into(),
+                retry_after_secs: 5,
+            }
+        })
+    }
+}
+
+/// The request id: the client's (`client-request-id`, as Entra sends, or `x-request-id`) or a
+/// new one.
+pub(crate) fn request_id(req: &HttpRequest) -> String {
+    ["client-request-id", "x-request-id"]
+        .iter()
+        .find_map(|name| req.headers().get(*name)?.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
