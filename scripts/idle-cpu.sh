@@ -9,31 +9,10 @@ cd "$(dirname "$0")/.."
 SECONDS_MEASURED=${IDLE_SECONDS:-30}
 SETTLE=${IDLE_SETTLE:-10}
 export PROFILE=${PROFILE:-release}
-export ROSTER_DATA_DIR
-ROSTER_DATA_DIR=$(mktemp -d)
-export KAFKA_PORT=${IDLE_KAFKA_PORT:-19097}
-export GATEWAY_PORT=${IDLE_GATEWAY_PORT:-18087}
-export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
-db=roster_idle_$$
-export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
-export ROSTER__TELEMETRY__FILTER=warn
-pid=
-
-cleanup() {
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$ROSTER_DATA_DIR"
-}
-trap cleanup EXIT
-
-scripts/run.sh >"$ROSTER_DATA_DIR/stdout" 2>"$ROSTER_DATA_DIR/stderr" &
-pid=$!
-deadline=$((SECONDS + 900))
-until [ "$(grep -c . "$ROSTER_DATA_DIR/stdout")" -ge 2 ]; do
-  kill -0 "$pid" 2>/dev/null || { tail -n 30 "$ROSTER_DATA_DIR/stderr" >&2; exit 1; }
-  ((SECONDS < deadline)) || { echo "idle-cpu: the stack did not start" >&2; exit 1; }
-  sleep 0.5
-done
+# shellcheck source=own-stack.sh
+. scripts/own-stack.sh
+own_stack idle "${IDLE_KAFKA_PORT:-19097}" "${IDLE_GATEWAY_PORT:-18087}" \
+  "IDLE_GATEWAY_PORT / IDLE_KAFKA_PORT"
 sleep "$SETTLE"
 
 # name pid, for every process measured
@@ -41,7 +20,7 @@ processes() {
   while read -r p name; do echo "$name $p"; done <"$ROSTER_DATA_DIR/services.pids"
   echo "nisshi $(cat "$ROSTER_DATA_DIR/broker/nisshi.pid")"
   psql -Atq postgres://postgres@127.0.0.1:5432/postgres \
-    -c "SELECT 'postgres', pid FROM pg_stat_activity WHERE datname = '$db'" | tr '|' ' '
+    -c "SELECT 'postgres', pid FROM pg_stat_activity WHERE datname = '$OWN_DB'" | tr '|' ' '
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

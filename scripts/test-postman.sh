@@ -21,40 +21,12 @@ if [ ! -x "$NEWMAN" ]; then
 fi
 
 export PROFILE=${PROFILE:-dev}
-export ROSTER_DATA_DIR
-ROSTER_DATA_DIR=$(mktemp -d)
-export KAFKA_PORT=${POSTMAN_KAFKA_PORT:-19094}
-export GATEWAY_PORT=${POSTMAN_GATEWAY_PORT:-18082}
-for port in "$GATEWAY_PORT" "$KAFKA_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "$(basename "$0"): port $port is taken by $(scripts/stack.sh listener "$port"); stop it, or set POSTMAN_GATEWAY_PORT / POSTMAN_KAFKA_PORT" >&2
-    exit 1
-  fi
-done
-export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
-db=roster_postman_$$
-export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
-export ROSTER__TELEMETRY__FILTER=warn
-out=$ROSTER_DATA_DIR/stdout
-pid=
-
-cleanup() {
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$ROSTER_DATA_DIR"
-}
-trap cleanup EXIT
-
-scripts/run.sh >"$out" 2>"$ROSTER_DATA_DIR/stderr" &
-pid=$!
-deadline=$((SECONDS + 600))
-until [ "$(grep -c . "$out")" -ge 2 ]; do
-  kill -0 "$pid" 2>/dev/null || { tail -n 40 "$ROSTER_DATA_DIR/stderr" >&2; exit 1; }
-  ((SECONDS < deadline)) || { echo "test-postman: the stack did not start" >&2; exit 1; }
-  sleep 0.2
-done
-url=$(sed -n 's/^Tenant URL: //p' "$out")
-token=$(sed -n 's/^Secret Token: //p' "$out")
+# shellcheck source=own-stack.sh
+. scripts/own-stack.sh
+own_stack postman "${POSTMAN_KAFKA_PORT:-19094}" "${POSTMAN_GATEWAY_PORT:-18082}" \
+  "POSTMAN_GATEWAY_PORT / POSTMAN_KAFKA_PORT"
+url=$TENANT_URL
+token=$TOKEN
 api=${url#http://127.0.0.1:"$GATEWAY_PORT"/}
 [ "$api" != "$url" ] || { echo "test-postman: unexpected Tenant URL $url" >&2; exit 1; }
 
