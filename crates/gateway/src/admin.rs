@@ -12,7 +12,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use roster_events::Change;
@@ -58,7 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// An admin API failure, rendered as `application/problem+json`.
+/// An admin API failure: an [`ApiError`] whose body is `application/problem+json`
+/// ([`crate::error::render`] writes both scopes' responses).
 #[derive(Debug)]
 pub struct AdminError(ApiError);
 
@@ -86,25 +87,7 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let detail = self.0.public_detail();
-        let mut response = HttpResponse::build(status);
-        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if let Some(seconds) = self.0.retry_after_secs() {
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
-        }
-        response.body(
-            serde_json::json!({
-                "type": "about:blank",
-                "title": status.canonical_reason().unwrap_or("Error"),
-                "status": status.as_u16(),
-                "detail": detail,
-            })
-            .to_string(),
-        )
+        crate::error::render(&self.0, crate::error::BodyFormat::Problem)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The one mapping from failures to HTTP responses: SCIM errors as RFC 7644 bodies, 503 with
+//! The one mapping from failures to HTTP responses ([`render`], the body in the scope's
+//! [`BodyFormat`]: SCIM errors as RFC 7644 bodies, the admin API's as problem+json), 503 with
 //! `Retry-After` when the log, the projector or Postgres is out of reach (a transient failure,
 //! `roster_store::sqlstate`), 429 with `Retry-After` past a directory's bound of writes in
 //! flight, and 500s that leak nothing (only for failures not understood: bugs).
@@ -92,19 +93,49 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let scim = match self {
-            ApiError::Scim(e) => e.clone(),
-            other => ScimError::new(status.as_u16(), None, other.public_detail()),
-        };
-        let mut response = HttpResponse::build(status);
-        response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
-        if let Some(seconds) = self.retry_after_secs() {
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        render(self, BodyFormat::Scim)
+    }
+}
+
+/// How a scope writes its error bodies: the SCIM API as RFC 7644 §3.12 errors, the admin API
+/// as RFC 9457 problem details. Status and headers are the same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Scim,
+    Problem,
+}
+
+/// The response for a failure: its status; `Retry-After` for 503 and 429; `WWW-Authenticate:
+/// Bearer` for 401; the body in the scope's format, with the detail a client may see.
+pub fn render(error: &ApiError, format: BodyFormat) -> HttpResponse {
+    let status = error.status_code();
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = error.retry_after_secs() {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    match format {
+        BodyFormat::Scim => {
+            let scim = match error {
+                ApiError::Scim(e) => e.clone(),
+                other => ScimError::new(status.as_u16(), None, other.public_detail()),
+            };
+            response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
+            response.body(scim.to_body().to_string())
         }
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        BodyFormat::Problem => {
+            response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+            response.body(
+                serde_json::json!({
+                    "type": "about:blank",
+                    "title": status.canonical_reason().unwrap_or("Error"),
+                    "status": status.as_u16(),
+                    "detail": error.public_detail(),
+                })
+                .to_string(),
+            )
         }
-        response.body(scim.to_body().to_string())
     }
 }

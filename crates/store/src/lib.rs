@@ -1,5 +1,5 @@
 //! Roster's Postgres: the generated diesel [`schema`], embedded migrations, row types and
-//! repositories, and the r2d2 pool with [`run`] and [`run_read`], which run blocking diesel work
+//! repositories, and the r2d2 pool with [`run_read`], which runs the gateway's blocking diesel reads
 //! from async code on tokio's blocking pool.
 
 pub mod control;
@@ -23,6 +23,6 @@ pub mod users;
 pub mod wake;
 
 pub use error::StoreError;
-pub use pool::{PgPool, PoolOptions, connect, connect_with, run, run_read};
+pub use pool::{PgPool, PoolOptions, connect, connect_with, run_read};
 
 pub use diesel::PgConnection;

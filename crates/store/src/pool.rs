@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use diesel::PgConnection;
-use diesel::connection::{Connection, SimpleConnection};
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 
 use crate::StoreError;
@@ -48,28 +48,11 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
     }
 }
 
-/// Run blocking diesel work on tokio's blocking pool, inside one transaction, carrying the
-/// caller's tracing span. The closure's error type decides what the caller gets back.
-pub async fn run<T, E, F>(pool: &PgPool, work: F) -> Result<T, E>
-where
-    T: Send + 'static,
-    E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
-    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
-{
-    let pool = pool.clone();
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        let mut pooled = pool.get().map_err(StoreError::from)?;
-        let conn: &mut PgConnection = &mut pooled;
-        conn.transaction(work)
-    })
-    .await
-    .map_err(StoreError::from)?
-}
-
-/// Like [`run`], without a transaction: for single read statements on hot paths, where
-/// BEGIN/COMMIT would double the round trips for nothing.
+/// Run blocking diesel reads on tokio's blocking pool, carrying the caller's tracing span: how
+/// the gateway reaches Postgres. It only reads (every change goes through the log, and the
+/// consumers write in their own transactions), so there is no transaction: BEGIN/COMMIT would
+/// double the round trips of its single statements for nothing. The closure's error type
+/// decides what the caller gets back.
 pub async fn run_read<T, E, F>(pool: &PgPool, work: F) -> Result<T, E>
 where
     T: Send + 'static,
