@@ -569,7 +569,7 @@ where
     }
 }
 
-/// An Entra-style create body (reference/entra-requests.md §2.1) for `user_name`.
+/// An Entra-style create body (docs/entra/requests.md §2.1) for `user_name`.
 pub fn entra_user(user_name: &str) -> Value {
     serde_json::json!({
         "schemas": [

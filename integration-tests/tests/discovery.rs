@@ -91,7 +91,7 @@ async fn search_with_post_is_the_same_query_in_a_body() {
     assert!(found["Resources"][0].get("emails").is_none());
 }
 
-/// Entra's custom extension attributes (sent without their URN in `schemas`, entra-behaviour.md
+/// Entra's custom extension attributes (sent without their URN in `schemas`, docs/entra/behaviour.md
 /// Q13) are declared once the directory holds them: in the User resource type's
 /// `schemaExtensions` and as a Schema document whose attributes are inferred from the values.
 /// Another directory, which holds none, declares none.

@@ -1,4 +1,4 @@
-//! Every request of reference/entra-requests.md §1–§4, §6 and §7 (the machine-readable extract in
+//! Every request of docs/entra/requests.md §1–§4, §6 and §7 (the machine-readable extract in
 //! crates/scim/tests/fixtures/entra-requests.fixtures.json), in both the default and the
 //! `aadOptscim062020` shapes, replayed in order against the real stack: each gets its documented
 //! status, and the state after it is checked where the document says what it should be.

@@ -1,8 +1,8 @@
-//! The requests of reference/entra-requests.md that `entra_replay.rs` does not replay: §5 (the
+//! The requests of docs/entra/requests.md that `entra_replay.rs` does not replay: §5 (the
 //! tutorial's "Handling provisioning and deprovisioning" examples 1–6), §6.5 (the extra flagged
 //! examples of the 2020 wording) and §8 (requests observed in the wild, the SCIM Validator's
 //! traffic), each replayed in document order against the real stack. Every request gets the
-//! status the documents (or reference/entra-behaviour.md, or RFC 7644) give it, and the state
+//! status the documents (or docs/entra/behaviour.md, or RFC 7644) give it, and the state
 //! after it is read back where they say what it should be.
 //!
 //! Bodies are the documents' text, verbatim in raw string literals, except where a comment says
@@ -311,7 +311,7 @@ async fn section_5_provisioning_and_deprovisioning_examples() {
 
 /// §5.4's note for groups (LEGACY: "Requests to determine whether a reference attribute has a
 /// certain value are requests about the members attribute"; the 2019 requirement "Supports
-/// querying groups by ID and by member"; entra-behaviour.md §10.4 lists `members` among the
+/// querying groups by ID and by member"; docs/entra/behaviour.md §10.4 lists `members` among the
 /// filter attributes): the reference check `id eq … and members eq …`, unquoted as in the
 /// legacy line, with `attributes=id`, answers a ListResponse with 0 or 1 resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

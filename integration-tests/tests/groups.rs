@@ -1,4 +1,4 @@
-//! Groups as Entra provisions them (reference/entra-requests.md §3, §6.4), membership in its own
+//! Groups as Entra provisions them (docs/entra/requests.md §3, §6.4), membership in its own
 //! table, and a 10,000-member PATCH.
 
 use diesel::prelude::*;

@@ -398,7 +398,7 @@ fn manager_value() -> BoxedStrategy<Value> {
     .boxed()
 }
 
-/// The create request Entra sends (reference/entra-requests.md §2.1), with more attributes.
+/// The create request Entra sends (docs/entra/requests.md §2.1), with more attributes.
 fn start_user() -> BoxedStrategy<Value> {
     let enterprise = (
         prop::option::of(word()),

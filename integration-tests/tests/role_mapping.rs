@@ -1,7 +1,7 @@
 //! The role-mapper end to end: the acceptance scenarios (Bureau Works, OfficeRnD,
 //! &Money, ProcessMaker, WorkOS), a rules change, the Events API, the admin API's rules
 //! endpoint and the notifications on Kafka. Requests are Entra's own shapes
-//! (reference/entra-requests.md); notifications are checked in the JSON form of the Events API
+//! (docs/entra/requests.md); notifications are checked in the JSON form of the Events API
 //! (docs/events.md), by type, order and content.
 //!
 //! The role-mapper is level-triggered: it notifies the state it finds, so each test waits for
@@ -102,7 +102,7 @@ async fn patch(app: &TestApp, path: &str, operations: Value) {
     );
 }
 
-/// reference/entra-requests.md §3.1, with a display name and objectId of its own.
+/// docs/entra/requests.md §3.1, with a display name and objectId of its own.
 fn entra_group(display_name: &str, object_id: &str) -> Value {
     json!({
         "schemas": [

@@ -1,4 +1,4 @@
-//! PUT, PATCH and DELETE of users, as Entra sends them (reference/entra-requests.md §2.5–2.8, §6.1).
+//! PUT, PATCH and DELETE of users, as Entra sends them (docs/entra/requests.md §2.5–2.8, §6.1).
 
 use diesel::prelude::*;
 use roster_integration_tests::{TestApp, entra_user};

@@ -68,7 +68,7 @@ pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &Patc
             Change::Replace(ids) => set_members(conn, event, id, &ids)?,
         }
     }
-    // Entra expects 204 for a group PATCH (entra-behaviour.md Q20).
+    // Entra expects 204 for a group PATCH (docs/entra/behaviour.md Q20).
     Ok(Decision::no_content(id))
 }
 

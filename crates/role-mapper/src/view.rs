@@ -227,7 +227,7 @@ mod tests {
         }
     }
 
-    /// `reference/entra-requests.md` §2.1, verbatim.
+    /// `docs/entra/requests.md` §2.1, verbatim.
     fn entra_create() -> Value {
         json!({
             "schemas": [
@@ -251,7 +251,7 @@ mod tests {
         })
     }
 
-    /// The Microsoft SCIM Validator's full-attribute POST (`entra-requests.md` §8.8), with the
+    /// The Microsoft SCIM Validator's full-attribute POST (`docs/entra/requests.md` §8.8), with the
     /// string `"primary": "True"` on the role.
     fn validator_create() -> Value {
         json!({
@@ -420,7 +420,7 @@ mod tests {
 
     #[test]
     fn app_roles_of_app_role_assignments_complex_post_then_patch_add() {
-        // entra-requests.md §7.2: the POST uses `displayName`, the PATCH JSON-in-string values.
+        // docs/entra/requests.md §7.2: the POST uses `displayName`, the PATCH JSON-in-string values.
         let resource = stored(json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "externalId": "alias",
@@ -463,7 +463,7 @@ mod tests {
 
     #[test]
     fn app_roles_of_assertive_post_then_patch_replace() {
-        // entra-requests.md §7.3.
+        // docs/entra/requests.md §7.3.
         let resource = stored(json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "externalId": "contoso",
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn app_roles_of_single_app_role_assignment() {
-        // entra-requests.md §7.1 POST, then the validator's per-sub-attribute PATCH (§8.8).
+        // docs/entra/requests.md §7.1 POST, then the validator's per-sub-attribute PATCH (§8.8).
         let resource = stored(json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "externalId": "alias",
@@ -648,7 +648,7 @@ mod tests {
 
     #[test]
     fn group_view_from_an_entra_group() {
-        // entra-requests.md §3.1 (Entra's extra schema URI, client `meta`), with another display
+        // docs/entra/requests.md §3.1 (Entra's extra schema URI, client `meta`), with another display
         // name and a member.
         let (group, members) = Group::from_request(json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],

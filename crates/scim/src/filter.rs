@@ -15,7 +15,7 @@
 //! - [`Filter::matches`] evaluates a filter against a resource held as JSON, with the
 //!   case-sensitivity of each attribute supplied by an [`AttributeInfo`].
 //!
-//! Entra ID quirks handled here (see `shared/reference/entra-behaviour.md` §4):
+//! Entra ID quirks handled here (see `docs/entra/behaviour.md` §4):
 //!
 //! - **Q7**: the non-RFC `emails[type eq "work"].value eq "x"` form is accepted and parsed as
 //!   `emails[type eq "work" and value eq "x"]` ("some element matches both").

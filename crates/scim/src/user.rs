@@ -1,7 +1,7 @@
 //! The SCIM User resource (RFC 7643 §4.1) and its canonical stored form.
 //!
 //! A request body becomes a [`User`] through [`User::from_request`], which applies Entra's
-//! leniencies (quirks Q2, Q10, Q11, Q12, Q13 of `reference/entra-behaviour.md`): attribute names
+//! leniencies (quirks Q2, Q10, Q11, Q12, Q13 of `docs/entra/behaviour.md`): attribute names
 //! in any case, `meta`/`id`/nulls ignored, booleans sent as `"True"`/`"False"`, unknown schema
 //! URIs ignored, extension objects accepted whether or not `schemas` lists them, the enterprise
 //! `manager` as an object, a bare id or a one-element list (Q8; empty means absent), and role
@@ -400,7 +400,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The create request of `reference/entra-requests.md` §2.1, verbatim.
+    /// The create request of `docs/entra/requests.md` §2.1, verbatim.
     fn entra_create() -> Value {
         json!({
             "schemas": [

@@ -1,5 +1,5 @@
-//! Replays every request body of `tests/fixtures/entra-requests.fixtures.json` (a copy of
-//! `shared/reference/entra-requests.fixtures.json`) through the public API, as the gateway and
+//! Replays every request body of `tests/fixtures/entra-requests.fixtures.json` (the extract of
+//! docs/entra/requests.md §1–§4, §6 and §7) through the public API, as the gateway and
 //! the projector use it: POST bodies through `from_request`, PATCH bodies through
 //! `PatchRequest::parse`, the change-log form, and `apply_to_user` / `split_group_ops` +
 //! `apply_to_group`.

@@ -1,7 +1,7 @@
 //! `initial-sync`: plays Microsoft Entra ID's initial provisioning cycle against a running
 //! gateway, as fast as `--concurrency` clients allow, and prints where the time went.
 //!
-//! What Entra sends (reference/entra-requests.md §1–§3, entra-behaviour.md §3 and §7):
+//! What Entra sends (docs/entra/requests.md §1–§3, docs/entra/behaviour.md §3 and §7):
 //! 0. the cycle's probes: a filter on a random GUID for users and for groups (200, no match);
 //! 1. per user: `GET /Users?filter=userName+eq+%22<upn>%22` (no match), then `POST /Users`;
 //! 2. per group: `GET /Groups?filter=displayName+eq+%22…%22&excludedAttributes=members`
@@ -29,7 +29,7 @@ const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ADSCIM_GROUP_SCHEMA: &str =
     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-/// What Entra sends on bodies (entra-requests.md §0).
+/// What Entra sends on bodies (docs/entra/requests.md §0).
 const CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 /// Failures shown with their bodies, per request kind.
 const SAMPLES: usize = 3;
@@ -210,7 +210,7 @@ fn user_name(prefix: &str, i: usize) -> String {
     format!("{prefix}.user{i:05}@contoso.com")
 }
 
-/// An Entra create body (entra-requests.md §2.1, with the attributes Entra's default mappings
+/// An Entra create body (docs/entra/requests.md §2.1, with the attributes Entra's default mappings
 /// send and, for every fifth user, a SingleAppRoleAssignment role, §7.1).
 fn user_body(prefix: &str, i: usize) -> Value {
     let upn = user_name(prefix, i);
@@ -243,7 +243,7 @@ fn group_name(prefix: &str, g: usize) -> String {
     format!("{prefix} Group {g:03}")
 }
 
-/// An Entra group create (entra-requests.md §3.1): no members.
+/// An Entra group create (docs/entra/requests.md §3.1): no members.
 fn group_body(prefix: &str, g: usize) -> Value {
     json!({
         "schemas": [GROUP_SCHEMA, ADSCIM_GROUP_SCHEMA],

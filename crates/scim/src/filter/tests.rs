@@ -68,7 +68,7 @@ fn matches(filter: &str, resource: &Value) -> bool {
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-/// The user of `entra-requests.md` §2.1 (the 201 response, trailing comma removed), with an
+/// The user of `docs/entra/requests.md` §2.1 (the 201 response, trailing comma removed), with an
 /// enterprise extension added for the URN tests.
 fn entra_user() -> Value {
     json!({
@@ -101,7 +101,7 @@ fn entra_user() -> Value {
     })
 }
 
-/// The user the Microsoft SCIM Validator posts (`entra-requests.md` §8.8): `primary` as the
+/// The user the Microsoft SCIM Validator posts (`docs/entra/requests.md` §8.8): `primary` as the
 /// string "True", several phone numbers, a manager in the extension.
 fn validator_user() -> Value {
     json!({
@@ -127,7 +127,7 @@ fn validator_user() -> Value {
     })
 }
 
-/// The group of `entra-requests.md` §3.1 (the 201 response), with two members.
+/// The group of `docs/entra/requests.md` §3.1 (the 201 response), with two members.
 fn entra_group() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
@@ -278,7 +278,7 @@ fn entra_test_connection_probe_parses() {
 #[test]
 fn unquoted_words_are_strings_q15() {
     assert_eq!(parse("externalId eq jyoung"), eq("externalId", "jyoung"));
-    // The legacy reference check (entra-requests.md §5.4).
+    // The legacy reference check (docs/entra/requests.md §5.4).
     assert_eq!(
         parse(
             "id eq 54D382A4-2050-4C03-94D1-E769F1D15682 and \
@@ -906,7 +906,7 @@ fn extension_attributes_by_urn() {
     ));
     assert!(matches("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName pr", &user));
     // Without URN, an attribute missing from the core is looked up in the extensions: Entra's
-    // legacy reference check (entra-requests.md §5.4).
+    // legacy reference check (docs/entra/requests.md §5.4).
     assert!(matches(&format!("id eq 48af03ac28ad4fb88478 and manager eq {manager}"), &user));
     assert!(matches("employeeNumber eq 701984", &user));
     assert!(!matches("id eq 48af03ac28ad4fb88478 and manager eq someone-else", &user));

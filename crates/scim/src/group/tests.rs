@@ -1,4 +1,4 @@
-//! Group tests: the group requests of `reference/entra-requests.md` (§3, §6.4, §6.5, §8.5,
+//! Group tests: the group requests of `docs/entra/requests.md` (§3, §6.4, §6.5, §8.5,
 //! §8.6, §8.8).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
