@@ -3,6 +3,9 @@
 //! settings, never from the token's header.
 //!
 //! Two scopes: `operator` sees every tenant; `tenant` sees only the tenant named in `tenant`.
+//! Every token has an id (`jti`), a row of `admin_tokens` that can revoke it, and an expiry:
+//! [`verify`] checks the signature and claims, and the caller checks the row
+//! ([`roster_store::admin_tokens`]).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -39,11 +42,12 @@ struct AdminClaims {
     scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tenant: Option<String>,
+    /// The token's id: its row in `admin_tokens`.
+    jti: String,
     iss: String,
     aud: String,
     iat: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    exp: Option<i64>,
+    exp: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,22 +56,26 @@ pub enum AdminTokenError {
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("the token's scope is not `operator`, or `tenant` with a tenant id")]
     BadScope,
+    #[error("the token has no valid id")]
+    BadId,
 }
 
 /// A verified admin token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminPrincipal {
+    pub token_id: Uuid,
     pub subject: String,
     pub scope: AdminScope,
 }
 
-/// Sign an admin token. `expires_at` in seconds since the epoch, if it should expire.
+/// Sign an admin token with id `token_id`. Times in seconds since the epoch.
 pub fn issue(
     key: &SecretString,
+    token_id: Uuid,
     subject: &str,
     scope: AdminScope,
     issued_at: i64,
-    expires_at: Option<i64>,
+    expires_at: i64,
 ) -> Result<SecretString, AdminTokenError> {
     let (scope, tenant) = match scope {
         AdminScope::Operator => ("operator", None),
@@ -77,6 +85,7 @@ pub fn issue(
         sub: subject.to_string(),
         scope: scope.to_string(),
         tenant,
+        jti: token_id.to_string(),
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         iat: issued_at,
@@ -86,10 +95,10 @@ pub fn issue(
     Ok(SecretString::from(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)?))
 }
 
-/// Verify signature (HS256 only), issuer, audience, expiry if any, and the scope.
+/// Verify signature (HS256 only), issuer, audience, expiry, id and scope.
 pub fn verify(key: &SecretString, token: &str) -> Result<AdminPrincipal, AdminTokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims(&["sub", "iss", "aud"]);
+    validation.set_required_spec_claims(&["sub", "iss", "aud", "exp", "jti"]);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     let key = DecodingKey::from_secret(key.expose_secret().as_bytes());
@@ -99,7 +108,47 @@ pub fn verify(key: &SecretString, token: &str) -> Result<AdminPrincipal, AdminTo
         ("tenant", Some(Ok(id))) => AdminScope::Tenant(id),
         _ => return Err(AdminTokenError::BadScope),
     };
-    Ok(AdminPrincipal { subject: claims.sub, scope })
+    let token_id = Uuid::parse_str(&claims.jti).map_err(|_| AdminTokenError::BadId)?;
+    Ok(AdminPrincipal { token_id, subject: claims.sub, scope })
+}
+
+/// Why a token could not be issued and stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Token(#[from] AdminTokenError),
+    #[error("could not store the token: {0}")]
+    Store(#[from] diesel::result::Error),
+}
+
+/// Issue an admin token and record it. Returns the row and the token, shown once.
+pub fn issue_stored(
+    conn: &mut roster_store::PgConnection,
+    key: &SecretString,
+    subject: &str,
+    scope: AdminScope,
+    created_by: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(roster_store::admin_tokens::AdminTokenRow, SecretString), IssueError> {
+    let now = chrono::Utc::now();
+    let id = Uuid::new_v4();
+    let token = issue(key, id, subject, scope, now.timestamp(), expires_at.timestamp())?;
+    let (scope_name, tenant_id) = match scope {
+        AdminScope::Operator => ("operator", None),
+        AdminScope::Tenant(tenant) => ("tenant", Some(tenant)),
+    };
+    let row = roster_store::admin_tokens::AdminTokenRow {
+        id,
+        subject: subject.to_string(),
+        scope: scope_name.to_string(),
+        tenant_id,
+        created_by: created_by.to_string(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    roster_store::admin_tokens::insert(conn, &row)?;
+    Ok((row, token))
 }
 
 #[cfg(test)]
@@ -111,13 +160,16 @@ mod tests {
         SecretString::from(k.repeat(40))
     }
 
+    const FAR: i64 = 4_000_000_000;
+
     #[test]
     fn scopes_round_trip() {
         let tenant = Uuid::new_v4();
         for scope in [AdminScope::Operator, AdminScope::Tenant(tenant)] {
-            let token = issue(&key("a"), "ops", scope, 1_700_000_000, None).unwrap();
+            let id = Uuid::new_v4();
+            let token = issue(&key("a"), id, "ops", scope, 1_700_000_000, FAR).unwrap();
             let principal = verify(&key("a"), token.expose_secret()).unwrap();
-            assert_eq!(principal, AdminPrincipal { subject: "ops".into(), scope });
+            assert_eq!(principal, AdminPrincipal { token_id: id, subject: "ops".into(), scope });
         }
         assert!(AdminScope::Tenant(tenant).allows(tenant));
         assert!(!AdminScope::Tenant(tenant).allows(Uuid::new_v4()));
@@ -126,9 +178,10 @@ mod tests {
 
     #[test]
     fn other_keys_expired_tokens_and_scim_tokens_are_refused() {
-        let token = issue(&key("a"), "ops", AdminScope::Operator, 1_700_000_000, None).unwrap();
+        let id = Uuid::new_v4();
+        let token = issue(&key("a"), id, "ops", AdminScope::Operator, 1_700_000_000, FAR).unwrap();
         assert!(verify(&key("b"), token.expose_secret()).is_err());
-        let expired = issue(&key("a"), "ops", AdminScope::Operator, 1, Some(2)).unwrap();
+        let expired = issue(&key("a"), id, "ops", AdminScope::Operator, 1, 2).unwrap();
         assert!(verify(&key("a"), expired.expose_secret()).is_err());
         // A SCIM secret token signed with the same key still has the wrong audience.
         let scim =

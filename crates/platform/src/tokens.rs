@@ -76,32 +76,34 @@ pub fn verify(signing_key: &SecretString, token: &str) -> Result<VerifiedToken, 
     Ok(VerifiedToken { directory_id, token_id })
 }
 
-/// Issue a token for `directory_id` and record it (id and fingerprint only). Returns the token
-/// id and the token, which is shown once and never stored.
+/// Issue a token for `directory_id` and record it (id and fingerprint only). Returns the stored
+/// row and the token, which is shown once and never stored.
 pub fn issue_stored(
     conn: &mut roster_store::PgConnection,
     signing_key: &SecretString,
     directory_id: Uuid,
     description: &str,
-) -> Result<(Uuid, SecretString), IssueError> {
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(roster_store::control::ScimToken, SecretString), IssueError> {
     if roster_store::control::find_directory(conn, directory_id)?.is_none() {
         return Err(IssueError::NoDirectory(directory_id));
     }
     let token_id = Uuid::new_v4();
     let now = chrono::Utc::now();
-    let token = issue(signing_key, directory_id, token_id, now.timestamp(), None)?;
-    roster_store::control::insert_token(
-        conn,
-        &roster_store::control::ScimToken {
-            id: token_id,
-            directory_id,
-            token_sha256: fingerprint(token.expose_secret()),
-            description: description.to_string(),
-            created_at: now,
-            revoked_at: None,
-        },
-    )?;
-    Ok((token_id, token))
+    let expiry = expires_at.map(|t| t.timestamp());
+    let token = issue(signing_key, directory_id, token_id, now.timestamp(), expiry)?;
+    let row = roster_store::control::ScimToken {
+        id: token_id,
+        directory_id,
+        token_sha256: fingerprint(token.expose_secret()),
+        description: description.to_string(),
+        created_at: now,
+        revoked_at: None,
+        expires_at,
+        last_used_at: None,
+    };
+    roster_store::control::insert_token(conn, &row)?;
+    Ok((row, token))
 }
 
 #[derive(Debug, thiserror::Error)]

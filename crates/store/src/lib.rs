@@ -2,8 +2,11 @@
 //! repositories, and the r2d2 pool with [`run_read`], which runs the gateway's blocking diesel reads
 //! from async code on tokio's blocking pool.
 
+pub mod admin_tokens;
+pub mod audit;
 pub mod control;
 pub mod database;
+pub mod directory_views;
 pub mod error;
 pub mod filter_sql;
 pub mod groups;
@@ -13,7 +16,9 @@ pub mod notified;
 pub mod offsets;
 pub mod outbox;
 pub mod outcomes;
+pub mod page;
 pub mod pool;
+pub mod provisioning_log;
 pub mod rejections;
 #[rustfmt::skip]
 pub mod schema;
@@ -23,6 +28,6 @@ pub mod users;
 pub mod wake;
 
 pub use error::StoreError;
-pub use pool::{PgPool, PoolOptions, connect, connect_with, run_read};
+pub use pool::{PgPool, PoolOptions, connect, connect_with, run_read, run_write};
 
 pub use diesel::PgConnection;

@@ -69,3 +69,17 @@ where
     .await
     .map_err(StoreError::from)?
 }
+
+/// Run blocking diesel work in one transaction on tokio's blocking pool, carrying the caller's
+/// tracing span: the gateway's control-plane writes (tenants, directories, tokens, the audit
+/// log), which do not go through the change log. The transaction commits when `work` returns
+/// `Ok` and rolls back on `Err`, so nothing is half-written.
+pub async fn run_write<T, E, F>(pool: &PgPool, work: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+{
+    use diesel::Connection;
+    run_read(pool, move |conn| conn.transaction(work)).await
+}

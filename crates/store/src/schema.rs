@@ -1,6 +1,33 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    admin_tokens (id) {
+        id -> Uuid,
+        subject -> Text,
+        scope -> Text,
+        tenant_id -> Nullable<Uuid>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        actor_token_id -> Nullable<Uuid>,
+        action -> Text,
+        tenant_id -> Nullable<Uuid>,
+        directory_id -> Nullable<Uuid>,
+        target_id -> Nullable<Text>,
+        details -> Jsonb,
+    }
+}
+
+diesel::table! {
     consumer_offsets (consumer_group, topic, kafka_partition) {
         consumer_group -> Text,
         topic -> Text,
@@ -131,6 +158,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    provisioning_log (id) {
+        id -> Int8,
+        directory_id -> Uuid,
+        at -> Timestamptz,
+        method -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        resource_name -> Nullable<Text>,
+        operation -> Text,
+        status -> Int2,
+        scim_type -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        latency_ms -> Int4,
+        request_id -> Text,
+        token_id -> Nullable<Uuid>,
+        reference_failure -> Bool,
+        probe -> Bool,
+    }
+}
+
+diesel::table! {
     scim_tokens (id) {
         id -> Uuid,
         directory_id -> Uuid,
@@ -138,6 +186,8 @@ diesel::table! {
         description -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -165,6 +215,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(admin_tokens -> tenants (tenant_id));
 diesel::joinable!(directories -> tenants (tenant_id));
 diesel::joinable!(groups -> directories (directory_id));
 diesel::joinable!(mapping_rules -> directories (directory_id));
@@ -172,6 +223,8 @@ diesel::joinable!(scim_tokens -> directories (directory_id));
 diesel::joinable!(users -> directories (directory_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_tokens,
+    audit_log,
     consumer_offsets,
     directories,
     event_outcomes,
@@ -184,6 +237,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notified_groups,
     notified_users,
     operator_rejections,
+    provisioning_log,
     scim_tokens,
     tenants,
     users,
