@@ -23,6 +23,7 @@ pub mod notifications {
 
 pub mod notification;
 pub mod rules;
+pub mod view;
 
 pub use changes::v1::{ChangeEvent, change_event::Change};
 

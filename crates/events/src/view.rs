@@ -2,9 +2,9 @@
 //! `ProductGroup` of `roster.notifications.v1`), computed from what the projector stores and the
 //! directory's mapping rules. Pure: the caller loads the inputs.
 
+use crate::notifications::v1::{Access, GroupRef, Name, ProductGroup, ProductUser, Teams};
+use crate::rules::MappingRules;
 use chrono::{DateTime, Utc};
-use roster_events::notifications::v1::{GroupRef, Name, ProductGroup, ProductUser, Teams};
-use roster_events::rules::MappingRules;
 use roster_scim::group::Group;
 use roster_scim::user::{ENTERPRISE_USER_SCHEMA, Meta, User};
 use serde_json::Value;
@@ -42,24 +42,15 @@ pub struct GroupInput<'a> {
     pub meta: Meta,
 }
 
-/// The product view of a user.
-pub fn user_view(input: &UserInput, rules: &MappingRules) -> ProductUser {
-    let resource = input.resource;
-    let id = input.id.to_string();
-
+/// The product roles and teams a user's app roles and groups give under `rules`: what
+/// `user_view` reports and what a rules preview compares.
+pub fn access(input: &UserInput, rules: &MappingRules) -> Access {
     let mut memberships: Vec<&Membership> = input.groups.iter().collect();
     memberships.sort_by_key(|m| (m.added_at, m.group_id));
-    let group_ref = |m: &Membership| GroupRef {
-        id: m.group_id.to_string(),
-        display_name: m.display_name.clone(),
-        external_id: m.external_id.clone(),
-    };
-
-    let app_roles = app_roles(resource);
     let mut matched: Vec<String> =
-        app_roles.iter().flat_map(|role| rules.app_role_targets(role)).collect();
+        app_roles(input.resource).iter().flat_map(|role| rules.app_role_targets(role)).collect();
     let mut teams: Vec<GroupRef> = Vec::new();
-    for membership in &memberships {
+    for membership in memberships {
         let (roles, team) =
             rules.group_rule(&membership.display_name, membership.external_id.as_deref());
         matched.extend(roles);
@@ -68,7 +59,27 @@ pub fn user_view(input: &UserInput, rules: &MappingRules) -> ProductUser {
         }
     }
     let mut teams = teams.into_iter();
-    let teams = Teams { primary: teams.next(), additional: teams.collect() };
+    Access {
+        product_roles: rules.resolve(matched),
+        teams: Some(Teams { primary: teams.next(), additional: teams.collect() }),
+    }
+}
+
+fn group_ref(m: &Membership) -> GroupRef {
+    GroupRef {
+        id: m.group_id.to_string(),
+        display_name: m.display_name.clone(),
+        external_id: m.external_id.clone(),
+    }
+}
+
+/// The product view of a user.
+pub fn user_view(input: &UserInput, rules: &MappingRules) -> ProductUser {
+    let resource = input.resource;
+    let id = input.id.to_string();
+    let mut memberships: Vec<&Membership> = input.groups.iter().collect();
+    memberships.sort_by_key(|m| (m.added_at, m.group_id));
+    let access = access(input, rules);
 
     let name = resource.get("name");
     ProductUser {
@@ -83,9 +94,9 @@ pub fn user_view(input: &UserInput, rules: &MappingRules) -> ProductUser {
         }),
         primary_email: pick(resource.get("emails"), &[Pick::Primary, Pick::Work, Pick::First]),
         active: input.active,
-        product_roles: rules.resolve(matched),
-        teams: Some(teams),
-        app_roles,
+        product_roles: access.product_roles,
+        teams: access.teams,
+        app_roles: app_roles(resource),
         groups: memberships.into_iter().map(group_ref).collect(),
         title: string(resource.get("title")),
         department: string(

@@ -7,7 +7,6 @@ pub mod diff;
 pub mod reconcile;
 pub mod relay;
 pub mod startup;
-pub mod view;
 
 pub use roster_platform::consumer::ConsumerError as RoleMapperError;
 pub use startup::Application;

@@ -17,7 +17,7 @@ use roster_events::notifications::v1::{
     self as contract, Member, Notification, ProductGroup, ProductUser, member,
 };
 use roster_events::rules::MappingRules;
-use roster_events::{Change, DecodedChange};
+use roster_events::{Change, DecodedChange, view};
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_platform::settings::tenant_url;
 use roster_scim::user::Meta;
@@ -28,7 +28,7 @@ use roster_store::{PgConnection, StoreError, control, mapping_rules, offsets};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{diff, view};
+use crate::diff;
 
 /// How the reconciler finds the projector's progress, and what it builds.
 #[derive(Debug, Clone)]
