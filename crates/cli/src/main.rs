@@ -120,8 +120,8 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AdminTokenCommand {
-    /// Sign an admin API token and print it. Admin tokens are not stored: to revoke them all,
-    /// change `auth.admin_signing_key`.
+    /// Sign an admin API token, record it, and print it (once). Made where the database is:
+    /// the first operator token; every later one can come from the API.
     Issue {
         /// Who the token is for (shows in the logs).
         #[arg(long)]
@@ -130,7 +130,7 @@ enum AdminTokenCommand {
         /// every tenant.
         #[arg(long)]
         tenant: Option<String>,
-        /// Lifetime in hours; without it the token does not expire.
+        /// Lifetime in hours (default `auth.admin_token_default_ttl_hours`).
         #[arg(long)]
         hours: Option<i64>,
     },
@@ -178,18 +178,27 @@ fn main() -> anyhow::Result<()> {
         }
         Command::AdminToken { command: AdminTokenCommand::Issue { subject, tenant, hours } } => {
             use roster_platform::admin_tokens::{self, AdminScope};
+            let mut conn = connect(&url)?;
             let scope = match tenant {
                 None => AdminScope::Operator,
-                Some(tenant) => AdminScope::Tenant(tenant_id(&mut connect(&url)?, &tenant)?),
+                Some(tenant) => AdminScope::Tenant(tenant_id(&mut conn, &tenant)?),
             };
-            let now = chrono::Utc::now().timestamp();
-            let token = admin_tokens::issue(
-                &settings.auth.admin_signing_key,
+            let auth = &settings.auth;
+            let hours = hours.unwrap_or(i64::from(auth.admin_token_default_ttl_hours));
+            if !(1..=i64::from(auth.admin_token_max_ttl_hours)).contains(&hours) {
+                bail!("--hours must be between 1 and {}", auth.admin_token_max_ttl_hours);
+            }
+            let created_by =
+                std::env::var("USER").unwrap_or_else(|_| "roster admin-token issue".into());
+            let (row, token) = admin_tokens::issue_stored(
+                &mut conn,
+                &auth.admin_signing_key,
                 &subject,
                 scope,
-                now,
-                hours.map(|h| now + h * 3600),
+                &created_by,
+                chrono::Utc::now() + chrono::Duration::hours(hours),
             )?;
+            eprintln!("admin token id: {} (expires {})", row.id, row.expires_at.to_rfc3339());
             say(token.expose_secret());
         }
         Command::Tenant { command: TenantCommand::Create { name } } => {
@@ -269,9 +278,9 @@ fn issue_token(
     directory_id: Uuid,
     description: &str,
 ) -> anyhow::Result<SecretString> {
-    let (token_id, token) =
-        tokens::issue_stored(conn, &settings.auth.signing_key, directory_id, description)?;
-    eprintln!("token id: {token_id}");
+    let (row, token) =
+        tokens::issue_stored(conn, &settings.auth.signing_key, directory_id, description, None)?;
+    eprintln!("token id: {}", row.id);
     Ok(token)
 }
 
@@ -289,7 +298,11 @@ fn token_is_active(
     matches!(
         control::find_grant(conn, verified.token_id),
         Ok(Some(grant)) if verified.directory_id == directory_id
-            && grant.admits(directory_id, &tokens::fingerprint(token.expose_secret()))
+            && grant.admits(
+                directory_id,
+                &tokens::fingerprint(token.expose_secret()),
+                chrono::Utc::now(),
+            )
     )
 }
 

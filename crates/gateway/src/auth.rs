@@ -65,7 +65,7 @@ impl TokenVerifier {
             return Err(denied());
         }
         let grant = self.grant(verified.token_id).await?.ok_or_else(denied)?;
-        if !grant.admits(verified.directory_id, &tokens::fingerprint(token)) {
+        if !grant.admits(verified.directory_id, &tokens::fingerprint(token), chrono::Utc::now()) {
             return Err(denied());
         }
         Ok(Principal {

@@ -10,7 +10,16 @@ use crate::error::ApiError;
 
 /// Read at most `limit` bytes and parse them as JSON. Too large: 413; not JSON: 400
 /// `invalidSyntax`.
-pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+pub async fn read_json(payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+    let bytes = read_bytes(payload, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Scim(not_json(&e)))
+}
+
+/// Read at most `limit` bytes of a body; past it 413, without reading the rest.
+pub async fn read_bytes(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
@@ -24,7 +33,7 @@ pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value,
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::Scim(not_json(&e)))
+    Ok(bytes)
 }
 
 /// `400 invalidSyntax` for a body that is not JSON. An unpaired UTF-16 surrogate (`"\ud800"`,

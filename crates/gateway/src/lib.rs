@@ -5,12 +5,14 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod control;
 pub mod error;
 pub mod hub;
 pub mod in_flight;
 pub mod lag;
 pub mod normalize;
 pub mod publish;
+pub mod request_log;
 pub mod routes;
 pub mod startup;
 pub mod state;

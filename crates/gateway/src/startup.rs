@@ -9,7 +9,9 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use roster_platform::{Settings, Shutdown, kafka};
 use tracing::Instrument;
+use utoipa_actix_web::AppExt;
 
+use crate::admin::auth::AdminVerifier;
 use crate::auth::TokenVerifier;
 use crate::hub::OutcomeHub;
 use crate::in_flight::InFlight;
@@ -23,6 +25,7 @@ pub struct Application {
     base_url: String,
     server: Server,
     hub: OutcomeHub,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -53,15 +56,25 @@ impl Application {
             settings.kafka.max_message_bytes,
         );
 
+        let token_ttl = Duration::from_millis(settings.auth.token_cache_ttl_ms);
         let verifier = Arc::new(TokenVerifier::new(
             settings.auth.signing_key.clone(),
             pool.clone(),
-            Duration::from_millis(settings.auth.token_cache_ttl_ms),
+            token_ttl,
         ));
-        let evicting = verifier.clone();
+        let admin_verifier = Arc::new(AdminVerifier::new(
+            settings.auth.admin_signing_key.clone(),
+            pool.clone(),
+            token_ttl,
+        ));
+        // Revoked token ids (SCIM and admin tokens share the channel: ids are unique).
+        let (evicting, evicting_admin) = (verifier.clone(), admin_verifier.clone());
         let hub = OutcomeHub::start(
             settings.database.url.clone(),
-            Arc::new(move |token_id| evicting.evict(token_id)),
+            Arc::new(move |token_id| {
+                evicting.evict(token_id);
+                evicting_admin.evict(token_id);
+            }),
         );
 
         let listener = TcpListener::bind((settings.gateway.host.as_str(), settings.gateway.port))?;
@@ -70,7 +83,7 @@ impl Application {
 
         let lag = web::Data::new(PipelineLag::new(&settings, pool.clone())?);
         let state = web::Data::new(AppState {
-            pool,
+            pool: pool.clone(),
             publisher,
             hub: hub.clone(),
             base_url: base_url.clone(),
@@ -84,26 +97,40 @@ impl Application {
             },
             limits: settings.limits.request_limits(),
             in_flight: InFlight::new(settings.gateway.max_in_flight_writes_per_directory),
+            auth: settings.auth.clone(),
+            console: settings.console.clone(),
+            request_log: crate::request_log::RequestLog::start(
+                pool.clone(),
+                settings.gateway.provisioning_log_queue,
+                settings.gateway.provisioning_log_retention_days,
+            ),
         });
+        let state_handle = state.clone();
         let verifier = web::Data::from(verifier);
-        let admin_key =
-            web::Data::new(crate::admin::AdminKey(settings.auth.admin_signing_key.clone()));
+        let admin_verifier = web::Data::from(admin_verifier);
+        let openapi = web::Data::new(crate::admin::OpenApiJson::default());
         let mut server = HttpServer::new(move || {
-            App::new()
+            let (app, document) = App::new()
                 .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
                 // Outermost, so that routing and the request's span see the canonical path.
                 .wrap(actix_web::middleware::from_fn(crate::normalize::normalize_scim_path))
                 .app_data(state.clone())
                 .app_data(lag.clone())
                 .app_data(verifier.clone())
-                .app_data(admin_key.clone())
+                .app_data(admin_verifier.clone())
+                .app_data(openapi.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     crate::error::ApiError::Scim(roster_scim::ScimError::invalid_value(format!(
                         "bad query string: {error}"
                     )))
                     .into()
                 }))
-                .configure(routes::configure)
+                .into_utoipa_app()
+                .openapi(crate::admin::base_document())
+                .service(crate::admin::scope())
+                .split_for_parts();
+            openapi.0.get_or_init(|| document.to_pretty_json().unwrap_or_default());
+            app.configure(routes::configure)
         })
         .listen(listener)?
         .disable_signals()
@@ -112,7 +139,7 @@ impl Application {
             server = server.workers(settings.gateway.workers);
         }
         tracing::info!(%base_url, "gateway listening");
-        Ok(Application { port, base_url, server: server.run(), hub })
+        Ok(Application { port, base_url, server: server.run(), hub, state: state_handle })
     }
 
     pub fn port(&self) -> u16 {
@@ -135,6 +162,7 @@ impl Application {
             .in_current_span(),
         );
         let result = self.server.await;
+        self.state.request_log.flush_and_stop().await;
         let hub = self.hub;
         // Joining the hub's thread blocks; do it off the async runtime.
         let _ = tokio::task::spawn_blocking(move || hub.stop()).await;

@@ -33,6 +33,12 @@ pub struct AppState {
     pub limits: roster_scim::Limits,
     /// Writes in flight per directory, bounded.
     pub in_flight: InFlight,
+    /// Keys and lifetimes of tokens (the control plane issues them).
+    pub auth: roster_platform::settings::AuthSettings,
+    /// The console's and portal links' settings.
+    pub console: roster_platform::settings::ConsoleSettings,
+    /// The provisioning log's queue.
+    pub request_log: crate::request_log::RequestLog,
 }
 
 impl AppState {
@@ -54,19 +60,20 @@ impl AppState {
         change: Change,
         req: &HttpRequest,
     ) -> Result<OutcomeRow, ApiError> {
-        let actor = principal.token_id.to_string();
-        self.submit_for(principal.directory_id, principal.tenant_id, actor, change, req).await
+        let actor = Actor::ScimToken(principal.token_id);
+        let request_id = request_id(req);
+        self.submit_for(principal.directory_id, principal.tenant_id, &actor, request_id, change)
+            .await
     }
 
-    /// Publish `change` as an event of a directory and wait for its outcome. `actor` is the
-    /// SCIM token id that authenticated the request, empty for operator changes.
+    /// Publish `change` as an event of a directory and wait for its outcome.
     pub async fn submit_for(
         &self,
         directory_id: Uuid,
         tenant_id: Uuid,
-        actor: String,
+        actor: &Actor,
+        request_id: String,
         change: Change,
-        req: &HttpRequest,
     ) -> Result<OutcomeRow, ApiError> {
         let Some(_permit) = self.in_flight.try_acquire(directory_id) else {
             tracing::info!(directory.id = %directory_id, "too many writes in flight; 429");
@@ -81,8 +88,8 @@ impl AppState {
             directory_id: directory_id.to_string(),
             tenant_id: tenant_id.to_string(),
             event_time_micros: roster_events::time_to_micros(Utc::now()),
-            request_id: request_id(req),
-            actor_token_id: actor,
+            request_id,
+            actor_token_id: actor.as_event_field(),
             change: Some(change),
         };
         let waiter = self.hub.register(event_id);
@@ -100,13 +107,42 @@ impl AppState {
     }
 }
 
-/// The request id: the client's (`client-request-id`, as Entra sends, or `x-request-id`) or a
-/// new one.
+/// Who made a change, as its event records it (`actor_token_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A SCIM request, by the id of the secret token that authenticated it.
+    ScimToken(Uuid),
+    /// The control plane (admin API, console), by the admin token or portal link behind it.
+    ControlPlane(Option<Uuid>),
+}
+
+impl Actor {
+    /// The event's `actor_token_id`: the token's id; empty for a control-plane change without one.
+    pub fn as_event_field(&self) -> String {
+        match self {
+            Actor::ScimToken(id) | Actor::ControlPlane(Some(id)) => id.to_string(),
+            Actor::ControlPlane(None) => String::new(),
+        }
+    }
+}
+
+/// A request's id, once chosen (kept in the request's extensions).
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// The request id: the client's (`client-request-id`, as Entra sends, or `x-request-id`: at
+/// most 128 visible ASCII characters) or a new one, the same every time it is asked for.
 pub(crate) fn request_id(req: &HttpRequest) -> String {
-    ["client-request-id", "x-request-id"]
+    use actix_web::HttpMessage;
+    if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
+        return id.clone();
+    }
+    let id = ["client-request-id", "x-request-id"]
         .iter()
         .find_map(|name| req.headers().get(*name)?.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| Uuid::new_v4().to_string())
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    id
 }

@@ -19,6 +19,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub gateway: GatewaySettings,
     pub auth: AuthSettings,
+    pub console: ConsoleSettings,
     pub projector: ProjectorSettings,
     pub role_mapper: RoleMapperSettings,
     pub telemetry: TelemetrySettings,
@@ -134,6 +135,11 @@ pub struct GatewaySettings {
     /// answers 429 with `Retry-After`, so one directory's flood cannot take every worker and
     /// connection from the others. 0: no bound.
     pub max_in_flight_writes_per_directory: u32,
+    /// How long the provisioning log keeps a request, in days (pruned in the background).
+    pub provisioning_log_retention_days: u32,
+    /// Requests waiting to be written to the provisioning log; past it entries are dropped
+    /// (Postgres down), never the requests.
+    pub provisioning_log_queue: usize,
 }
 
 /// The SCIM root of a directory under a gateway's public base URL.
@@ -164,8 +170,26 @@ pub struct AuthSettings {
     /// How long a verified token is trusted without looking at Postgres again. Revocations are
     /// also pushed by NOTIFY, so this bounds revocation delay only if that push is lost.
     pub token_cache_ttl_ms: u64,
-    /// HMAC-SHA256 key that signs admin API tokens (`roster admin-token issue`).
+    /// HMAC-SHA256 key that signs admin API tokens (`roster admin-token issue`), console
+    /// sessions and portal links.
     pub admin_signing_key: SecretString,
+    /// Lifetime of an admin token issued without an expiry, in hours.
+    pub admin_token_default_ttl_hours: u32,
+    /// Longest lifetime an admin token may be given, in hours.
+    pub admin_token_max_ttl_hours: u32,
+}
+
+/// The console (`/console`) and its portal links.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsoleSettings {
+    /// How long an operator's console session lasts (never past its admin token's expiry).
+    pub session_hours: u32,
+    /// Lifetime of a portal link created without one, in minutes.
+    pub portal_link_default_minutes: u32,
+    /// Longest lifetime a portal link may be given, in minutes.
+    pub portal_link_max_minutes: u32,
+    /// A directory's health warns this many days before a SCIM token expires.
+    pub token_expiry_warning_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -378,6 +402,38 @@ impl Settings {
         }
         if !matches!(self.telemetry.format.as_str(), "pretty" | "json") {
             return invalid("telemetry.format must be \"pretty\" or \"json\"");
+        }
+        self.validate_control_plane()
+    }
+
+    /// Admin tokens, the console, the provisioning log.
+    fn validate_control_plane(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_string()));
+        let auth = &self.auth;
+        if auth.admin_token_default_ttl_hours == 0
+            || auth.admin_token_max_ttl_hours < auth.admin_token_default_ttl_hours
+        {
+            return invalid(
+                "auth.admin_token_default_ttl_hours must be at least 1 and auth.admin_token_max_ttl_hours at least as large",
+            );
+        }
+        let console = &self.console;
+        if console.session_hours == 0 {
+            return invalid("console.session_hours must be at least 1");
+        }
+        if console.portal_link_default_minutes == 0
+            || console.portal_link_max_minutes < console.portal_link_default_minutes
+            || console.portal_link_max_minutes > 7 * 24 * 60
+        {
+            return invalid(
+                "console.portal_link_default_minutes must be at least 1, and console.portal_link_max_minutes at least as large and at most a week",
+            );
+        }
+        if self.gateway.provisioning_log_retention_days == 0 {
+            return invalid("gateway.provisioning_log_retention_days must be at least 1");
+        }
+        if self.gateway.provisioning_log_queue < 100 {
+            return invalid("gateway.provisioning_log_queue must be at least 100");
         }
         Ok(())
     }

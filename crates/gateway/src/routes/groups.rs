@@ -28,6 +28,7 @@ use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::request_log::{note, patch_summary};
 use crate::state::AppState;
 
 fn group_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -43,8 +44,13 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(payload, state.max_body_bytes).await?;
     let (group, members) = Group::from_request_with(body, &state.limits)?;
+    let id = Uuid::new_v4();
+    note(&req, |n| {
+        n.resource_id = Some(id.to_string());
+        n.resource_name = Some(group.display_name().to_string());
+    });
     let change = Change::CreateGroup(CreateGroup {
-        id: Uuid::new_v4().to_string(),
+        id: id.to_string(),
         resource_json: group.as_json().to_string(),
         members: event_members(&members),
     });
@@ -63,6 +69,7 @@ pub async fn replace(
     let id = group_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
     let (group, members) = Group::from_request_with(body, &state.limits)?;
+    note(&req, |n| n.resource_name = Some(group.display_name().to_string()));
     let change = Change::ReplaceGroup(ReplaceGroup {
         id: id.to_string(),
         resource_json: group.as_json().to_string(),
@@ -84,6 +91,7 @@ pub async fn patch(
     let id = group_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
     let ops = PatchRequest::parse_with(&body, &state.limits)?;
+    note(&req, |n| n.operation = Some(patch_summary(&ops)));
     // Reject what the projector would reject, before it goes into the log.
     roster_scim::group::split_group_ops(&ops)?;
     let operations = ops.iter().map(event_operation).collect();

@@ -24,10 +24,11 @@ pub fn scim_json(status: actix_web::http::StatusCode, body: &serde_json::Value) 
 
 /// Routes of the whole service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(crate::admin::configure);
     cfg.service(
         web::scope("/scim/v2/{directory}")
             .wrap(actix_web::middleware::from_fn(auth::authenticate))
+            // Outside authentication, so that refused requests are logged too.
+            .wrap(actix_web::middleware::from_fn(crate::request_log::record))
             .service(resource("/.search").route(web::post().to(search::search_all)))
             .service(
                 resource("/Users")
@@ -83,22 +84,27 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Scim(ScimError::new(405, None, "method not allowed on this resource")))
 }
 
-/// Middleware: one span per request, one line per response (method, route, status, latency).
-/// The query string is not logged: filters carry user names.
+/// Middleware: one span per request, one line per response (method, route, status, latency),
+/// and the request id echoed in `x-request-id`. The query string is not logged: filters carry
+/// user names.
 pub async fn trace_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use tracing::Instrument;
+    let id = request_id(req.request());
     let span = tracing::info_span!(
         "http.request",
         http.method = %req.method(),
         http.route = req.match_pattern().unwrap_or_default(),
-        request.id = %request_id(req.request()),
+        request.id = %id,
         directory.id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let response = next.call(req).instrument(span.clone()).await;
+    let mut response = next.call(req).instrument(span.clone()).await;
+    if let (Ok(r), Ok(value)) = (&mut response, header::HeaderValue::from_str(&id)) {
+        r.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+    }
     let status = match &response {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),

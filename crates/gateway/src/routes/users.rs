@@ -23,6 +23,7 @@ use super::scim_json;
 use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::request_log::{note, patch_summary};
 use crate::state::AppState;
 
 /// `POST /Users`: validate, publish `CreateUser`, answer from the outcome (201 or an error).
@@ -35,6 +36,10 @@ pub async fn create(
     let body = read_json(payload, state.max_body_bytes).await?;
     let user = User::from_request_with(body, &state.limits)?;
     let id = Uuid::new_v4();
+    note(&req, |n| {
+        n.resource_id = Some(id.to_string());
+        n.resource_name = user_name(&user);
+    });
     let change = Change::CreateUser(CreateUser {
         id: id.to_string(),
         resource_json: user.as_json().to_string(),
@@ -54,6 +59,7 @@ pub async fn replace(
     let id = user_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
     let user = User::from_request_with(body, &state.limits)?;
+    note(&req, |n| n.resource_name = user_name(&user));
     let change = Change::ReplaceUser(ReplaceUser {
         id: id.to_string(),
         resource_json: user.as_json().to_string(),
@@ -74,8 +80,9 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path.1)?;
     let body = read_json(payload, state.max_body_bytes).await?;
-    let operations =
-        PatchRequest::parse_with(&body, &state.limits)?.iter().map(event_operation).collect();
+    let ops = PatchRequest::parse_with(&body, &state.limits)?;
+    note(&req, |n| n.operation = Some(patch_summary(&ops)));
+    let operations = ops.iter().map(event_operation).collect();
     let change =
         Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
@@ -94,6 +101,11 @@ pub async fn delete(
     let change = Change::DeleteUser(DeleteUser { id: id.to_string(), if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
     respond(&state, &principal, outcome)
+}
+
+/// A user's userName, for the provisioning log.
+fn user_name(user: &User) -> Option<String> {
+    user.as_json().get("userName").and_then(|v| v.as_str()).map(str::to_string)
 }
 
 /// A user id from the path; anything that is not a UUID names no user.
@@ -119,6 +131,7 @@ pub async fn get(
     })
     .await?
     .ok_or_else(not_found)?;
+    note(&req, |n| n.resource_name = Some(row.user_name.clone()));
     if not_modified(&req, row.version) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
     }

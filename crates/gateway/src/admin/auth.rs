@@ -1,0 +1,107 @@
+//! Admin token authentication: the JWT's signature and claims
+//! (`roster_platform::admin_tokens::verify`), then its row in `admin_tokens` (not revoked, not
+//! expired), cached for `auth.token_cache_ttl_ms` and dropped at once on a revocation `NOTIFY`.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use roster_platform::admin_tokens::{self, AdminScope};
+use roster_store::PgPool;
+use roster_store::admin_tokens::AdminTokenRow;
+use roster_store::control::TokenStatus;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::control::{Caller, Scope};
+use crate::error::ApiError;
+
+/// Verifies admin tokens against Postgres, with a short-lived cache of their rows.
+pub struct AdminVerifier {
+    key: SecretString,
+    pool: PgPool,
+    ttl: Duration,
+    cache: RwLock<HashMap<Uuid, (Option<AdminTokenRow>, Instant)>>,
+}
+
+/// Why a token was refused. Every reason is the same 401 to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Invalid,
+    Revoked,
+    Expired,
+}
+
+impl AdminVerifier {
+    pub fn new(key: SecretString, pool: PgPool, ttl: Duration) -> AdminVerifier {
+        AdminVerifier { key, pool, ttl, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// Forget a token at once (revocation pushed by NOTIFY).
+    pub fn evict(&self, token_id: Uuid) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(&token_id);
+        }
+    }
+
+    /// The caller a token speaks for, or why not. A database failure is the error it is
+    /// (503 when transient), not a refusal.
+    pub async fn verify(&self, token: &str) -> Result<Result<Caller, Refusal>, ApiError> {
+        let Ok(principal) = admin_tokens::verify(&self.key, token) else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        let Some(row) = self.row(principal.token_id).await? else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        let scope = match principal.scope {
+            AdminScope::Operator => Scope::Operator,
+            AdminScope::Tenant(id) => Scope::Tenant(id),
+        };
+        // The row is the authority on scope too: a token whose claims disagree with it is forged
+        // or stale.
+        let stored_scope = match (row.scope.as_str(), row.tenant_id) {
+            ("operator", None) => Scope::Operator,
+            ("tenant", Some(id)) => Scope::Tenant(id),
+            _ => return Ok(Err(Refusal::Invalid)),
+        };
+        if stored_scope != scope || row.subject != principal.subject {
+            return Ok(Err(Refusal::Invalid));
+        }
+        match row.status(Utc::now()) {
+            TokenStatus::Active => {}
+            TokenStatus::Revoked => return Ok(Err(Refusal::Revoked)),
+            TokenStatus::Expired => return Ok(Err(Refusal::Expired)),
+        }
+        Ok(Ok(Caller { subject: row.subject, token_id: Some(row.id), scope }))
+    }
+
+    /// [`verify`](Self::verify) as a request's answer: the caller, or 401.
+    pub async fn caller(&self, token: &str) -> Result<Caller, ApiError> {
+        self.verify(token).await?.map_err(|_| unauthorized())
+    }
+
+    async fn row(&self, id: Uuid) -> Result<Option<AdminTokenRow>, ApiError> {
+        if let Ok(cache) = self.cache.read()
+            && let Some((row, fetched)) = cache.get(&id)
+            && fetched.elapsed() < self.ttl
+        {
+            return Ok(row.clone());
+        }
+        let row = roster_store::run_read(&self.pool, move |conn| {
+            roster_store::admin_tokens::find(conn, id).map_err(ApiError::from)
+        })
+        .await?;
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() > 10_000 {
+                cache.retain(|_, (_, fetched)| fetched.elapsed() < self.ttl);
+            }
+            cache.insert(id, (row.clone(), Instant::now()));
+        }
+        Ok(row)
+    }
+}
+
+pub fn unauthorized() -> ApiError {
+    ApiError::Scim(roster_scim::ScimError::new(401, None, "a valid admin bearer token is required"))
+}
