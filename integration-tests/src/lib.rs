@@ -294,12 +294,13 @@ impl TestApp {
     pub fn admin_token(&self, tenant: Option<Uuid>) -> String {
         use roster_platform::admin_tokens::{self, AdminScope};
         let scope = tenant.map_or(AdminScope::Operator, AdminScope::Tenant);
-        let token = admin_tokens::issue(
+        let (_, token) = admin_tokens::issue_stored(
+            &mut self.db.conn(),
             &self.settings.auth.admin_signing_key,
             "tests",
             scope,
-            chrono::Utc::now().timestamp(),
-            None,
+            "tests",
+            chrono::Utc::now() + chrono::Duration::hours(1),
         )
         .unwrap();
         token.expose_secret().to_string()
@@ -312,10 +313,21 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
+        self.admin_as(&self.admin_token(None), method, path, body).await
+    }
+
+    /// A request to the admin API (`path` after `/admin/v1`) with the given admin token.
+    pub async fn admin_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut request = self
             .client
             .request(method, format!("{}/admin/v1{path}", self.base_url))
-            .bearer_auth(self.admin_token(None));
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -549,7 +561,15 @@ impl Drop for TestApp {
 }
 
 fn issue_token(settings: &Settings, db: &TestDatabase, directory_id: Uuid) -> (Uuid, SecretString) {
-    tokens::issue_stored(&mut db.conn(), &settings.auth.signing_key, directory_id, "test").unwrap()
+    let (row, token) = tokens::issue_stored(
+        &mut db.conn(),
+        &settings.auth.signing_key,
+        directory_id,
+        "test",
+        None,
+    )
+    .unwrap();
+    (row.id, token)
 }
 
 /// Poll `check` until it returns `Some`, or panic after `timeout`. Tests wait on deadlines,

@@ -4,6 +4,7 @@
 
 mod auth;
 mod consumer_isolation;
+mod control_plane;
 mod discovery;
 mod durability;
 mod entra_replay;

@@ -1,0 +1,328 @@
+//! The control plane through the admin API (docs/designs/0006-control-plane.md): a vendor
+//! onboards a customer with no shell, the customer's Entra connects with what the API gave,
+//! tokens rotate and revoke, and every request lands in the provisioning log.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use roster_integration_tests::{TestApp, entra_user, eventually};
+use serde_json::{Value, json};
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// A SCIM create with the given Tenant URL and token.
+async fn create_user(app: &TestApp, tenant_url: &str, token: &str, user_name: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{tenant_url}/Users"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/scim+json")
+        .header("client-request-id", format!("req-{user_name}"))
+        .json(&entra_user(user_name))
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_api_gave() {
+    let mut app = TestApp::spawn().await;
+    app.start_role_mapper().await;
+
+    let (status, tenant) =
+        json_of(app.admin(Method::POST, "/tenants", Some(json!({"name": "Contoso"}))).await).await;
+    assert_eq!(status, 201, "{tenant}");
+    let tenant_id = tenant["id"].as_str().unwrap().to_string();
+    assert_eq!(tenant["name"], "Contoso");
+    assert_eq!(tenant["directoryCount"], 0);
+
+    let (status, directory) = json_of(
+        app.admin(
+            Method::POST,
+            &format!("/tenants/{tenant_id}/directories"),
+            Some(json!({"name": "advisors"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{directory}");
+    let directory_id = directory["id"].as_str().unwrap().to_string();
+    assert_eq!(directory["deprovisionPolicy"], "tombstone");
+    let tenant_url = directory["tenantUrl"].as_str().unwrap().to_string();
+    assert_eq!(tenant_url, format!("{}/scim/v2/{directory_id}", app.base_url));
+
+    let (status, issued) =
+        json_of(app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await)
+            .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["tenantUrl"], tenant_url);
+    let token = issued["token"].as_str().unwrap().to_string();
+
+    // Entra, with the two values.
+    let (status, user) = create_user(&app, &tenant_url, &token, "ada@contoso.com").await;
+    assert_eq!(status, 201, "{user}");
+    let user_id = user["id"].as_str().unwrap().to_string();
+    let (status, _) = create_user(&app, &tenant_url, &token, "ADA@contoso.com").await;
+    assert_eq!(status, 409);
+
+    // The user, with its product roles once the role-mapper has seen it.
+    let users = eventually(Duration::from_secs(10), "the user with its access", || async {
+        let (_, page) = json_of(
+            app.admin(Method::GET, &format!("/directories/{directory_id}/users?userName=ADA"), None)
+                .await,
+        )
+        .await;
+        (page["items"][0]["access"].is_object()).then_some(page)
+    })
+    .await;
+    assert_eq!(users["items"].as_array().unwrap().len(), 1, "{users}");
+    assert_eq!(users["items"][0]["id"], user_id.as_str());
+    assert_eq!(users["items"][0]["userName"], "ada@contoso.com");
+    assert_eq!(users["nextCursor"], Value::Null);
+    let (status, detail) = json_of(
+        app.admin(Method::GET, &format!("/directories/{directory_id}/users/{user_id}"), None).await,
+    )
+    .await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["resource"]["userName"], "ada@contoso.com");
+
+    // The provisioning log: both requests, newest first, with their outcome.
+    let log = eventually(Duration::from_secs(5), "two log entries", || async {
+        let (_, page) = json_of(
+            app.admin(Method::GET, &format!("/directories/{directory_id}/provisioning-log"), None)
+                .await,
+        )
+        .await;
+        (page["items"].as_array().map_or(0, Vec::len) == 2).then_some(page)
+    })
+    .await;
+    let (conflict, created) = (&log["items"][0], &log["items"][1]);
+    assert_eq!(created["method"], "POST");
+    assert_eq!(created["resourceType"], "User");
+    assert_eq!(created["resourceId"], user_id.as_str());
+    assert_eq!(created["resourceName"], "ada@contoso.com");
+    assert_eq!(created["operation"], "create");
+    assert_eq!(created["status"], 201);
+    assert_eq!(created["requestId"], "req-ada@contoso.com");
+    assert_eq!(created["tokenId"], issued["id"]);
+    assert_eq!(conflict["status"], 409);
+    assert_eq!(conflict["scimType"], "uniqueness");
+    let (_, failures) = json_of(
+        app.admin(
+            Method::GET,
+            &format!("/directories/{directory_id}/provisioning-log?status=failure"),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(failures["items"].as_array().unwrap().len(), 1, "{failures}");
+
+    // Health counts them, and the token has been used.
+    let (status, health) =
+        json_of(app.admin(Method::GET, &format!("/directories/{directory_id}/health"), None).await)
+            .await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["lastDay"]["requests"], 2);
+    assert_eq!(health["lastDay"]["failures"], 1);
+    assert_eq!(health["tokens"]["active"], 1);
+    assert!(health["lastRequestAt"].is_string());
+    let (_, tokens) =
+        json_of(app.admin(Method::GET, &format!("/directories/{directory_id}/tokens"), None).await)
+            .await;
+    assert_eq!(tokens["items"][0]["status"], "active");
+    assert!(tokens["items"][0]["lastUsedAt"].is_string(), "{tokens}");
+    assert!(tokens["items"][0].get("token").is_none(), "a listed token shows no secret");
+
+    // Rotation: a second token works beside the first until the first is revoked.
+    let (_, second) =
+        json_of(app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await)
+            .await;
+    let second_token = second["token"].as_str().unwrap();
+    assert_eq!(create_user(&app, &tenant_url, &token, "grace@contoso.com").await.0, 201);
+    assert_eq!(create_user(&app, &tenant_url, second_token, "alan@contoso.com").await.0, 201);
+    let first_id = issued["id"].as_str().unwrap();
+    let revoked =
+        app.admin(Method::DELETE, &format!("/directories/{directory_id}/tokens/{first_id}"), None).await;
+    assert_eq!(revoked.status(), 204);
+    eventually(Duration::from_secs(5), "the revoked token refused", || async {
+        (create_user(&app, &tenant_url, &token, "late@contoso.com").await.0 == 401).then_some(())
+    })
+    .await;
+    assert_eq!(create_user(&app, &tenant_url, second_token, "edsger@contoso.com").await.0, 201);
+
+    // The audit log names who did each change.
+    let (_, audit) =
+        json_of(app.admin(Method::GET, &format!("/audit-log?tenantId={tenant_id}"), None).await).await;
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["scim_token.revoked", "scim_token.issued", "scim_token.issued", "directory.created", "tenant.created"]
+    );
+    assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor"] == "tests"));
+    assert!(!audit.to_string().contains(second_token), "the audit log holds no secret");
+}
+
+#[tokio::test]
+async fn names_that_are_empty_too_long_or_hold_control_characters_are_400_and_create_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, before) = json_of(app.admin(Method::GET, "/tenants", None).await).await;
+    for name in [json!(""), json!("   "), json!("a".repeat(201)), json!("Con\u{0}toso"), json!("a\nb"), json!(7)] {
+        let response = app.admin(Method::POST, "/tenants", Some(json!({ "name": name }))).await;
+        assert_eq!(response.status(), 400, "{name}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json",
+        );
+        let response = app
+            .admin(
+                Method::POST,
+                &format!("/tenants/{}/directories", app.tenant_id),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{name}");
+    }
+    let unknown = app
+        .admin(Method::POST, "/tenants", Some(json!({"name": "Fabrikam", "admin": true})))
+        .await;
+    assert_eq!(unknown.status(), 400, "unknown fields are refused");
+    let (_, after) = json_of(app.admin(Method::GET, "/tenants", None).await).await;
+    assert_eq!(before, after, "nothing was half-created");
+    let (_, directories) = json_of(
+        app.admin(Method::GET, &format!("/tenants/{}/directories", app.tenant_id), None).await,
+    )
+    .await;
+    assert_eq!(directories["items"].as_array().unwrap().len(), 1, "{directories}");
+    let duplicate = app.admin(Method::POST, "/tenants", Some(json!({"name": "TEST TENANT"}))).await;
+    assert_eq!(duplicate.status(), 409);
+}
+
+#[tokio::test]
+async fn admin_tokens_are_stored_expire_and_can_be_revoked() {
+    let app = TestApp::spawn().await;
+    let (status, issued) = json_of(
+        app.admin(
+            Method::POST,
+            "/admin-tokens",
+            Some(json!({"subject": "contoso-it", "tenantId": app.tenant_id})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["scope"], "tenant");
+    let token = issued["token"].as_str().unwrap().to_string();
+    let own = format!("/directories/{}", app.directory_id);
+    assert_eq!(app.admin_as(&token, Method::GET, &own, None).await.status(), 200);
+    // A tenant admin may not make tenants or admin tokens.
+    let forbidden = app.admin_as(&token, Method::POST, "/tenants", Some(json!({"name": "X"}))).await;
+    assert_eq!(forbidden.status(), 403);
+    let forbidden = app
+        .admin_as(&token, Method::POST, "/admin-tokens", Some(json!({"subject": "x"})))
+        .await;
+    assert_eq!(forbidden.status(), 403);
+
+    let id = issued["id"].as_str().unwrap();
+    assert_eq!(app.admin(Method::DELETE, &format!("/admin-tokens/{id}"), None).await.status(), 204);
+    eventually(Duration::from_secs(5), "the revoked admin token refused", || async {
+        (app.admin_as(&token, Method::GET, &own, None).await.status() == 401).then_some(())
+    })
+    .await;
+    let (_, listed) = json_of(app.admin(Method::GET, "/admin-tokens", None).await).await;
+    let row = listed["items"].as_array().unwrap().iter().find(|t| t["id"] == id).cloned().unwrap();
+    assert_eq!(row["status"], "revoked");
+    assert!(row.get("token").is_none());
+
+    // Expiry: in the past, or past the maximum, is refused; a default is given.
+    for expires in ["2020-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "soon"] {
+        let response = app
+            .admin(Method::POST, "/admin-tokens", Some(json!({"subject": "x", "expiresAt": expires})))
+            .await;
+        assert_eq!(response.status(), 400, "{expires}");
+    }
+    let (_, default) =
+        json_of(app.admin(Method::POST, "/admin-tokens", Some(json!({"subject": "ops"}))).await).await;
+    let expires = chrono::DateTime::parse_from_rfc3339(default["expiresAt"].as_str().unwrap()).unwrap();
+    let hours = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((719..=720).contains(&hours), "default lifetime {hours} h");
+
+    // A token that is no longer stored (or never was) is refused, signature or not.
+    let unstored = roster_platform::admin_tokens::issue(
+        &app.settings.auth.admin_signing_key,
+        uuid::Uuid::new_v4(),
+        "ghost",
+        roster_platform::admin_tokens::AdminScope::Operator,
+        chrono::Utc::now().timestamp(),
+        chrono::Utc::now().timestamp() + 3600,
+    )
+    .unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(app.admin_as(unstored.expose_secret(), Method::GET, "/tenants", None).await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_role_mapping_preview_shows_what_would_change_and_changes_nothing() {
+    let mut app = TestApp::spawn().await;
+    app.start_role_mapper().await;
+    let mut admin = entra_user("boss@contoso.com");
+    admin["roles"] = json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]);
+    assert_eq!(app.post_user(&admin).await.status(), 201);
+    assert_eq!(app.post_user(&entra_user("staff@contoso.com")).await.status(), 201);
+    let rules = json!({"appRoles": [{"appRole": "Admin", "productRole": "administrator"}], "defaultRole": "member"});
+    let path = format!("/directories/{}/role-mappings", app.directory_id);
+    let (status, preview) = json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules.clone())).await).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["usersEvaluated"], 2);
+    assert_eq!(preview["usersChanged"], 2);
+    assert_eq!(preview["currentVersion"], 0);
+    let changes = preview["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["userName"], "boss@contoso.com");
+    assert_eq!(changes[0]["before"]["productRoles"], json!([]));
+    assert_eq!(changes[0]["after"]["productRoles"], json!(["administrator"]));
+    assert_eq!(changes[1]["after"]["productRoles"], json!(["member"]));
+    // Nothing changed.
+    let (_, current) = json_of(app.admin(Method::GET, &path, None).await).await;
+    assert_eq!(current["version"], 0);
+    // The same rules once saved preview as no change.
+    app.set_role_mappings(app.directory_id, rules.clone()).await;
+    let (_, again) = json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules)).await).await;
+    assert_eq!(again["usersChanged"], 0, "{again}");
+    assert_eq!(again["currentVersion"], 1);
+    let bad = app.admin(Method::POST, &format!("{path}/preview"), Some(json!({"policy": "loudest"}))).await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_needs_no_token() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(format!("{}/admin/v1/openapi.json", app.base_url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/admin/v1/tenants", &["get", "post"][..]),
+        ("/admin/v1/tenants/{tenantId}", &["get", "patch", "delete"]),
+        ("/admin/v1/tenants/{tenantId}/directories", &["get", "post"]),
+        ("/admin/v1/directories/{directoryId}", &["get", "delete"]),
+        ("/admin/v1/directories/{directoryId}/tokens/{tokenId}", &["delete"]),
+        ("/admin/v1/directories/{directoryId}/role-mappings/preview", &["post"]),
+        ("/admin/v1/directories/{directoryId}/provisioning-log", &["get"]),
+        ("/admin/v1/admin-tokens/{tokenId}", &["delete"]),
+    ] {
+        for method in methods {
+            assert!(paths[path].get(*method).is_some(), "{method} {path} missing");
+        }
+    }
+    // A path of the API with a method it does not have is 405; anything else 404.
+    let wrong = app.admin(Method::PUT, "/tenants", None).await;
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(app.admin(Method::GET, "/nothing-here", None).await.status(), 404);
+}
