@@ -36,7 +36,7 @@
 //! # Ok::<(), roster_scim::ScimError>(())
 //! ```
 //!
-//! # Normalisation (quirk numbers of `reference/entra-behaviour.md` §4)
+//! # Normalisation (quirk numbers of `docs/entra/behaviour.md` §4)
 //!
 //! - `op` in any case (Q1); `Operations`, `op`, `path`, `value` keys in any case.
 //! - `schemas` may be missing (some clients omit it; Entra always sends it); when present it must
