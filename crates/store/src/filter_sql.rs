@@ -1190,3 +1190,6 @@ fn bool_compare(v: &str, op: CompareOp, value: &CompValue, out: &mut Condition) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
