@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::user::USER_SCHEMA;
+use crate::limits::Limits;
+use crate::user::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 const ENT: &str = ENTERPRISE_USER_SCHEMA;
 
