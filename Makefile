@@ -51,7 +51,7 @@ test: ## Everything: lint, unit, integration, `make run`, scim2-tester, Postman;
 	  exit $$status
 
 .PHONY: lint
-lint: ## rustfmt check, clippy -D warnings, crate boundaries, deploy config copies, schema.rs drift
+lint: ## rustfmt check, clippy -D warnings, crate boundaries, module cycles, deploy config copies, schema.rs drift
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	scripts/check-boundaries.sh

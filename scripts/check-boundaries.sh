@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The pure crates must stay pure: roster-scim and roster-events never depend on actix, diesel,
-# rdkafka or tokio (DESIGN.md §1). Checked on the resolved dependency graph.
+# rdkafka or tokio (DESIGN.md §1). Checked on the resolved dependency graph. Inside every crate,
+# no two modules import each other (scripts/check-module-cycles.sh says how that is read).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -12,5 +13,6 @@ for crate in roster-scim roster-events; do
     status=1
   fi
 done
+scripts/check-module-cycles.sh || status=1
 [ $status = 0 ] && echo "crate boundaries hold"
 exit $status

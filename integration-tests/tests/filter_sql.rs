@@ -912,9 +912,7 @@ fn served_group(row: &GroupRow, members: &[MemberRow]) -> Value {
     let refs: Vec<MemberRef> = members
         .iter()
         .filter(|m| m.group_id == row.id)
-        .map(|m| {
-            MemberRef::stored(m.member_id.to_string(), MemberKind::parse(&m.member_kind), None)
-        })
+        .map(|m| MemberRef::stored(m.member_id.to_string(), Some(m.member_kind), None))
         .collect();
     Group::from_stored(row.resource.clone()).to_resource(&row.id.to_string(), &meta, Some(&refs))
 }
@@ -945,12 +943,12 @@ fn group_corpus(size: usize, seed: u64) -> Corpus {
             deleted_at: (n % 25 == 24).then_some(created),
         };
         assert!(groups::insert_if_absent(&mut conn, &row).unwrap());
-        let mut members: BTreeMap<Uuid, &str> = BTreeMap::new();
+        let mut members: BTreeMap<Uuid, MemberKind> = BTreeMap::new();
         for _ in 0..rng.below(6) {
             if !made.is_empty() && rng.chance(25) {
-                members.insert(*rng.pick(&made), "Group");
+                members.insert(*rng.pick(&made), MemberKind::Group);
             } else {
-                members.insert(*rng.pick(&users), "User");
+                members.insert(*rng.pick(&users), MemberKind::User);
             }
         }
         let rows: Vec<MemberRow> = members
@@ -959,7 +957,7 @@ fn group_corpus(size: usize, seed: u64) -> Corpus {
                 directory_id,
                 group_id: id,
                 member_id,
-                member_kind: kind.to_string(),
+                member_kind: kind,
                 added_at: created,
             })
             .collect();
@@ -1142,7 +1140,7 @@ fn entra_group_queries_use_indexes() {
                     directory_id,
                     group_id: id,
                     member_id: Uuid::new_v4(),
-                    member_kind: "User".into(),
+                    member_kind: MemberKind::User,
                     added_at: Utc::now(),
                 })
                 .collect();

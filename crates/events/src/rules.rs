@@ -171,17 +171,9 @@ impl TryFrom<Value> for MappingRules {
 
 /// Builds and checks one group rule; `path` prefixes error paths (`groups[2]`).
 fn group_rule_at(path: &str, raw: RawGroupRule) -> Result<GroupRule, RulesError> {
-    let field =
-        |name: &str| if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
     let selector = match (raw.display_name, raw.external_id) {
-        (Some(name), None) => {
-            check_name(&field("displayName"), &name)?;
-            GroupSelector::DisplayName(name)
-        }
-        (None, Some(id)) => {
-            check_name(&field("externalId"), &id)?;
-            GroupSelector::ExternalId(id)
-        }
+        (Some(name), None) => GroupSelector::DisplayName(name),
+        (None, Some(id)) => GroupSelector::ExternalId(id),
         (None, None) => return Err(RulesError::new(path, "needs displayName or externalId")),
         (Some(_), Some(_)) => {
             return Err(RulesError::new(
@@ -190,13 +182,47 @@ fn group_rule_at(path: &str, raw: RawGroupRule) -> Result<GroupRule, RulesError>
             ));
         }
     };
-    if let Some(role) = &raw.product_role {
+    let rule = GroupRule { selector, product_role: raw.product_role, team: raw.team };
+    check_group_rule(path, &rule)?;
+    Ok(rule)
+}
+
+// The checks, each written once. `parse` runs each element's checks as it reads the element
+// (so that the first error in the document is the one reported), then `check_across`;
+// `validate` runs them all, in the same order, on rules built in code.
+
+/// At most [`MAX_RULES`] rules in the list `field`.
+fn check_rule_count(field: &str, count: usize) -> Result<(), RulesError> {
+    if count > MAX_RULES {
+        return Err(RulesError::new(
+            field,
+            format!("at most {MAX_RULES} rules are allowed, got {count}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The names of `appRoles[i]`.
+fn check_app_role_rule(i: usize, rule: &AppRoleRule) -> Result<(), RulesError> {
+    check_name(&format!("appRoles[{i}].appRole"), &rule.app_role)?;
+    check_name(&format!("appRoles[{i}].productRole"), &rule.product_role)
+}
+
+/// The names of a group rule, and that it gives something; `path` prefixes error paths.
+fn check_group_rule(path: &str, rule: &GroupRule) -> Result<(), RulesError> {
+    let field =
+        |name: &str| if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+    match &rule.selector {
+        GroupSelector::DisplayName(name) => check_name(&field("displayName"), name)?,
+        GroupSelector::ExternalId(id) => check_name(&field("externalId"), id)?,
+    }
+    if let Some(role) = &rule.product_role {
         check_name(&field("productRole"), role)?;
     }
-    if raw.product_role.is_none() && !raw.team {
+    if rule.product_role.is_none() && !rule.team {
         return Err(RulesError::new(path, "needs productRole or \"team\": true"));
     }
-    Ok(GroupRule { selector, product_role: raw.product_role, team: raw.team })
+    Ok(())
 }
 
 /// A role name, display name or external id: not empty (nor only white space), at most
@@ -269,28 +295,16 @@ impl MappingRules {
         }
 
         let app_role_items = array(object, "appRoles")?;
-        if app_role_items.len() > MAX_RULES {
-            return Err(RulesError::new(
-                "appRoles",
-                format!("at most {MAX_RULES} rules are allowed, got {}", app_role_items.len()),
-            ));
-        }
+        check_rule_count("appRoles", app_role_items.len())?;
         let mut app_roles = Vec::with_capacity(app_role_items.len());
         for (i, item) in app_role_items.iter().enumerate() {
-            let path = format!("appRoles[{i}]");
-            let rule: AppRoleRule = element(&path, item)?;
-            check_name(&format!("{path}.appRole"), &rule.app_role)?;
-            check_name(&format!("{path}.productRole"), &rule.product_role)?;
+            let rule: AppRoleRule = element(&format!("appRoles[{i}]"), item)?;
+            check_app_role_rule(i, &rule)?;
             app_roles.push(rule);
         }
 
         let group_items = array(object, "groups")?;
-        if group_items.len() > MAX_RULES {
-            return Err(RulesError::new(
-                "groups",
-                format!("at most {MAX_RULES} rules are allowed, got {}", group_items.len()),
-            ));
-        }
+        check_rule_count("groups", group_items.len())?;
         let mut groups = Vec::with_capacity(group_items.len());
         for (i, item) in group_items.iter().enumerate() {
             let path = format!("groups[{i}]");
@@ -325,32 +339,39 @@ impl MappingRules {
         }
 
         let rules = MappingRules { app_roles, groups, default_role, policy, priority };
-        rules.validate()?;
+        rules.check_across()?;
         Ok(rules)
     }
 
     /// Checks what [`MappingRules::parse`] checks that the types alone do not: names not empty
     /// and not too long, at most [`MAX_RULES`] rules of each kind, no rule twice, no role twice
-    /// in `priority`, and with policy `highest` every product role in `priority`.
+    /// in `priority`, and with policy `highest` every product role in `priority`. The first
+    /// error is the one `parse` reports for the rules' JSON form.
     pub fn validate(&self) -> Result<(), RulesError> {
-        if self.app_roles.len() > MAX_RULES {
-            return Err(RulesError::new(
-                "appRoles",
-                format!("at most {MAX_RULES} rules are allowed, got {}", self.app_roles.len()),
-            ));
+        check_rule_count("appRoles", self.app_roles.len())?;
+        for (i, rule) in self.app_roles.iter().enumerate() {
+            check_app_role_rule(i, rule)?;
         }
-        if self.groups.len() > MAX_RULES {
-            return Err(RulesError::new(
-                "groups",
-                format!("at most {MAX_RULES} rules are allowed, got {}", self.groups.len()),
-            ));
+        check_rule_count("groups", self.groups.len())?;
+        for (i, rule) in self.groups.iter().enumerate() {
+            check_group_rule(&format!("groups[{i}]"), rule)?;
         }
+        if let Some(role) = &self.default_role {
+            check_name("defaultRole", role)?;
+        }
+        for (i, role) in self.priority.iter().enumerate() {
+            check_name(&format!("priority[{i}]"), role)?;
+        }
+        self.check_across()
+    }
+
+    /// The checks that look at several rules: no rule twice, no role twice in `priority`, and
+    /// with policy `highest` every product role in `priority`.
+    fn check_across(&self) -> Result<(), RulesError> {
         // Rules that match the same thing and give the same are duplicates: app roles and
         // display names compare case-insensitively, as they match.
         let mut seen: HashMap<(String, &str), usize> = HashMap::new();
         for (i, rule) in self.app_roles.iter().enumerate() {
-            check_name(&format!("appRoles[{i}].appRole"), &rule.app_role)?;
-            check_name(&format!("appRoles[{i}].productRole"), &rule.product_role)?;
             if let Some(first) = seen.insert((rule.app_role.to_lowercase(), &rule.product_role), i)
             {
                 return Err(RulesError::new(
@@ -361,33 +382,20 @@ impl MappingRules {
         }
         let mut seen: HashMap<(bool, String, Option<&str>, bool), usize> = HashMap::new();
         for (i, rule) in self.groups.iter().enumerate() {
-            let path = format!("groups[{i}]");
-            let key = match &rule.selector {
-                GroupSelector::DisplayName(name) => {
-                    check_name(&format!("{path}.displayName"), name)?;
-                    (true, name.to_lowercase())
-                }
-                GroupSelector::ExternalId(id) => {
-                    check_name(&format!("{path}.externalId"), id)?;
-                    (false, id.clone())
-                }
+            let (by_name, name) = match &rule.selector {
+                GroupSelector::DisplayName(name) => (true, name.to_lowercase()),
+                GroupSelector::ExternalId(id) => (false, id.clone()),
             };
-            if let Some(role) = &rule.product_role {
-                check_name(&format!("{path}.productRole"), role)?;
-            } else if !rule.team {
-                return Err(RulesError::new(path, "needs productRole or \"team\": true"));
-            }
-            let key = (key.0, key.1, rule.product_role.as_deref(), rule.team);
+            let key = (by_name, name, rule.product_role.as_deref(), rule.team);
             if let Some(first) = seen.insert(key, i) {
-                return Err(RulesError::new(path, format!("is the same rule as groups[{first}]")));
+                return Err(RulesError::new(
+                    format!("groups[{i}]"),
+                    format!("is the same rule as groups[{first}]"),
+                ));
             }
-        }
-        if let Some(role) = &self.default_role {
-            check_name("defaultRole", role)?;
         }
         let mut ranked: HashMap<&str, usize> = HashMap::new();
         for (i, role) in self.priority.iter().enumerate() {
-            check_name(&format!("priority[{i}]"), role)?;
             if let Some(first) = ranked.insert(role, i) {
                 return Err(RulesError::new(
                     format!("priority[{i}]"),
@@ -860,6 +868,38 @@ mod tests {
             ..MappingRules::parse(&example()).unwrap()
         };
         assert!(rules.validate().is_err());
+    }
+
+    #[test]
+    fn validate_reports_the_error_parse_reports() {
+        // A duplicate app role, then an empty group name and an empty priority entry: the names
+        // of every rule are checked before the rules are compared with each other.
+        let document = json!({
+            "appRoles": [
+                {"appRole": "a", "productRole": "x"},
+                {"appRole": "A", "productRole": "x"}
+            ],
+            "groups": [{"displayName": " ", "team": true}],
+            "priority": [""]
+        });
+        let rules = MappingRules {
+            app_roles: vec![
+                AppRoleRule { app_role: "a".into(), product_role: "x".into() },
+                AppRoleRule { app_role: "A".into(), product_role: "x".into() },
+            ],
+            groups: vec![GroupRule {
+                selector: GroupSelector::DisplayName(" ".into()),
+                product_role: None,
+                team: true,
+            }],
+            priority: vec![String::new()],
+            ..MappingRules::default()
+        };
+        assert_eq!(err(document), "groups[0].displayName: must not be empty");
+        assert_eq!(
+            rules.validate().unwrap_err(),
+            MappingRules::parse(&rules.to_json()).unwrap_err()
+        );
     }
 
     #[test]

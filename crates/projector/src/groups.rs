@@ -9,7 +9,7 @@ use diesel::PgConnection;
 use diesel::result::QueryResult;
 use roster_events::DecodedChange;
 use roster_events::changes::v1::{CreateGroup, DeleteGroup, MemberRef, PatchGroup, ReplaceGroup};
-use roster_scim::group::{Group, MembershipChange, apply_to_group, split_group_ops};
+use roster_scim::group::{Group, MemberKind, MembershipChange, apply_to_group, split_group_ops};
 use roster_scim::{ScimError, ScimType};
 use roster_store::control::Directory;
 use roster_store::groups::{self, GroupRow, MemberRow};
@@ -131,17 +131,22 @@ fn add(
         return Ok(());
     }
     let (users, member_groups) = groups::resolve_members(conn, event.directory_id, ids)?;
-    let row = |member_id: Uuid, kind: &str| MemberRow {
+    let row = |member_id: Uuid, member_kind: MemberKind| MemberRow {
         directory_id: event.directory_id,
         group_id,
         member_id,
-        member_kind: kind.to_string(),
+        member_kind,
         added_at: event.event_time,
     };
     let rows: Vec<MemberRow> = users
         .into_iter()
-        .map(|id| row(id, "User"))
-        .chain(member_groups.into_iter().filter(|id| *id != group_id).map(|id| row(id, "Group")))
+        .map(|id| row(id, MemberKind::User))
+        .chain(
+            member_groups
+                .into_iter()
+                .filter(|id| *id != group_id)
+                .map(|id| row(id, MemberKind::Group)),
+        )
         .collect();
     groups::add_members(conn, &rows)
 }
@@ -191,7 +196,9 @@ fn save(
 fn applied(conn: &mut PgConnection, status: u16, row: &GroupRow) -> Applied {
     let members: Vec<serde_json::Value> = groups::members_of(conn, row.directory_id, &[row.id])?
         .into_iter()
-        .map(|m| serde_json::json!({"value": m.member_id.to_string(), "type": m.member_kind}))
+        .map(|m| {
+            serde_json::json!({"value": m.member_id.to_string(), "type": m.member_kind.as_str()})
+        })
         .collect();
     let body = AppliedBody {
         resource: row.resource.clone(),

@@ -20,6 +20,7 @@ use roster_events::rules::MappingRules;
 use roster_events::{Change, DecodedChange, view};
 use roster_platform::consumer::{BatchHandler, Record};
 use roster_platform::settings::tenant_url;
+use roster_scim::group::MemberKind;
 use roster_scim::user::Meta;
 use roster_store::control::DeprovisionPolicy;
 use roster_store::notified::{self, MemberPair};
@@ -402,11 +403,11 @@ impl<'a> Reconciliation<'a> {
             .into_iter()
             .collect();
         // A group's members are touched by it: their teams and group roles may have changed.
-        for (group_id, member_id, kind) in self.current.iter().chain(self.previous.iter()) {
-            if kind == "User"
-                && let Some(cause) = self.groups.cause(group_id)
+        for pair in self.current.iter().chain(self.previous.iter()) {
+            if pair.kind == MemberKind::User
+                && let Some(cause) = self.groups.cause(&pair.group_id)
             {
-                self.users.touch_weak(*member_id, cause);
+                self.users.touch_weak(pair.member_id, cause);
             }
         }
         let member_ids: Vec<Uuid> =
@@ -473,7 +474,7 @@ impl<'a> Reconciliation<'a> {
             removed = self.removed.len(),
             "reconciling"
         );
-        self.member_groups.extend(self.added.iter().chain(self.removed.iter()).map(|(g, _, _)| *g));
+        self.member_groups.extend(self.added.iter().chain(self.removed.iter()).map(|p| p.group_id));
         let missing: Vec<Uuid> = self
             .member_groups
             .iter()
@@ -542,15 +543,15 @@ impl<'a> Reconciliation<'a> {
     /// memberships are not remembered, so that its own event notifies them after its creation.
     fn notify_members(&mut self) {
         let group_views = &self.group_views;
-        let known = |pair: &MemberPair| group_views.contains_key(&pair.0);
+        let known = |pair: &MemberPair| group_views.contains_key(&pair.group_id);
         self.added.retain(known);
         self.removed.retain(known);
         let mut by_group: HashMap<Uuid, (Vec<Member>, Vec<Member>)> = HashMap::new();
-        for (group_id, member_id, kind) in &self.removed {
-            by_group.entry(*group_id).or_default().0.push(member(*member_id, kind));
+        for pair in &self.removed {
+            by_group.entry(pair.group_id).or_default().0.push(member(pair));
         }
-        for (group_id, member_id, kind) in &self.added {
-            by_group.entry(*group_id).or_default().1.push(member(*member_id, kind));
+        for pair in &self.added {
+            by_group.entry(pair.group_id).or_default().1.push(member(pair));
         }
         for group_id in std::mem::take(&mut self.member_groups) {
             let (Some((mut gone, mut joined)), Some(group)) =
@@ -602,9 +603,12 @@ fn member_cause(users: &Ordered, member: &Member) -> Option<Cause> {
     Uuid::parse_str(&member.id).ok().and_then(|id| users.cause(&id))
 }
 
-fn member(id: Uuid, kind: &str) -> Member {
-    let kind = if kind == "Group" { member::Kind::Group } else { member::Kind::User };
-    Member { id: id.to_string(), kind: kind as i32 }
+fn member(pair: &MemberPair) -> Member {
+    let kind = match pair.kind {
+        MemberKind::User => member::Kind::User,
+        MemberKind::Group => member::Kind::Group,
+    };
+    Member { id: pair.member_id.to_string(), kind: kind as i32 }
 }
 
 /// The directory's current rules; none stored (or unreadable, which the projector prevents)

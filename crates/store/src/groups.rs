@@ -2,7 +2,11 @@
 //! invisible to every read here.
 
 use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
+use roster_scim::group::MemberKind;
 use uuid::Uuid;
 
 use crate::schema::{group_members, groups, users};
@@ -23,15 +27,37 @@ pub struct GroupRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// One membership: `member_kind` is `"User"` or `"Group"`.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+/// One membership.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = group_members)]
 pub struct MemberRow {
     pub directory_id: Uuid,
     pub group_id: Uuid,
     pub member_id: Uuid,
-    pub member_kind: String,
+    #[diesel(deserialize_as = StoredMemberKind)]
+    pub member_kind: MemberKind,
     pub added_at: DateTime<Utc>,
+}
+
+/// A `member_kind` column (of `group_members` and `notified_group_members`) as read: the text
+/// [`MemberKind::as_str`] wrote, `'User'` or `'Group'` (the tables' CHECK constraints).
+#[derive(Debug, Clone, Copy, FromSqlRow)]
+pub struct StoredMemberKind(MemberKind);
+
+impl FromSql<Text, Pg> for StoredMemberKind {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        match MemberKind::parse(&text) {
+            Some(kind) => Ok(StoredMemberKind(kind)),
+            None => Err(format!("member_kind {text:?} is neither User nor Group").into()),
+        }
+    }
+}
+
+impl From<StoredMemberKind> for MemberKind {
+    fn from(stored: StoredMemberKind) -> MemberKind {
+        stored.0
+    }
 }
 
 pub fn find(
@@ -129,8 +155,8 @@ pub struct ShownMember {
     pub group_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub member_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub member_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text, deserialize_as = StoredMemberKind)]
+    pub member_kind: MemberKind,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub display: Option<String>,
 }
@@ -169,8 +195,20 @@ pub fn members_shown(
 pub fn add_members(conn: &mut PgConnection, rows: &[MemberRow]) -> QueryResult<()> {
     // 5 bind parameters a row; Postgres allows 65535.
     for chunk in rows.chunks(10_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|row| {
+                (
+                    group_members::directory_id.eq(row.directory_id),
+                    group_members::group_id.eq(row.group_id),
+                    group_members::member_id.eq(row.member_id),
+                    group_members::member_kind.eq(row.member_kind.as_str()),
+                    group_members::added_at.eq(row.added_at),
+                )
+            })
+            .collect();
         diesel::insert_into(group_members::table)
-            .values(chunk)
+            .values(&values)
             .on_conflict_do_nothing()
             .execute(conn)?;
     }

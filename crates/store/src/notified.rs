@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
+use roster_scim::group::MemberKind;
 use uuid::Uuid;
 
-use crate::groups::GroupRow;
+use crate::groups::{GroupRow, StoredMemberKind};
 use crate::schema::{
     group_members, groups, notified_group_members, notified_groups, notified_users, users,
 };
@@ -96,8 +97,14 @@ pub fn memberships_of(
     })
 }
 
-/// `(group_id, member_id, member_kind)`: a membership, current or notified.
-pub type MemberPair = (Uuid, Uuid, String);
+/// A membership, current or notified: the group, the member, and what the member is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Queryable)]
+pub struct MemberPair {
+    pub group_id: Uuid,
+    pub member_id: Uuid,
+    #[diesel(deserialize_as = StoredMemberKind)]
+    pub kind: MemberKind,
+}
 
 /// The current members of the given groups.
 pub fn members_of_groups(
@@ -316,12 +323,12 @@ pub fn store_members(
 ) -> QueryResult<()> {
     let rows: Vec<_> = added
         .iter()
-        .map(|(group_id, member_id, kind)| {
+        .map(|pair| {
             (
                 notified_group_members::directory_id.eq(directory_id),
-                notified_group_members::group_id.eq(*group_id),
-                notified_group_members::member_id.eq(*member_id),
-                notified_group_members::member_kind.eq(kind),
+                notified_group_members::group_id.eq(pair.group_id),
+                notified_group_members::member_id.eq(pair.member_id),
+                notified_group_members::member_kind.eq(pair.kind.as_str()),
             )
         })
         .collect();
@@ -332,8 +339,8 @@ pub fn store_members(
             .execute(conn)?;
     }
     let mut by_group: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (group_id, member_id, _) in removed {
-        by_group.entry(*group_id).or_default().push(*member_id);
+    for pair in removed {
+        by_group.entry(pair.group_id).or_default().push(pair.member_id);
     }
     for (group_id, member_ids) in by_group {
         for chunk in member_ids.chunks(CHUNK) {

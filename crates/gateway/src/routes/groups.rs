@@ -212,11 +212,7 @@ async fn query_list(
 
 /// A member as responses show it: `value`, `display`, `type` (and `$ref`, built when rendered).
 pub(crate) fn member_ref(row: &groups::ShownMember) -> MemberRef {
-    MemberRef::stored(
-        row.member_id.to_string(),
-        MemberKind::parse(&row.member_kind),
-        row.display.clone(),
-    )
+    MemberRef::stored(row.member_id.to_string(), Some(row.member_kind), row.display.clone())
 }
 
 fn event_members(members: &[MemberRef]) -> Vec<EventMember> {

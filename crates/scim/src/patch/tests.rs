@@ -1,17 +1,18 @@
-//! PATCH tests: one per User PATCH request of `reference/entra-requests.md`, error cases, and
+//! PATCH tests: one per User PATCH request of `docs/entra/requests.md`, error cases, and
 //! property tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::user::USER_SCHEMA;
+use crate::limits::Limits;
+use crate::user::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 const ENT: &str = ENTERPRISE_USER_SCHEMA;
 
-/// The Entra fixtures (a copy of `shared/reference/entra-requests.fixtures.json`).
+/// The Entra fixtures (the extract of `docs/entra/requests.md` §1–§4, §6 and §7).
 fn fixture(id: &str) -> Value {
     let all: Value =
         serde_json::from_str(include_str!("../../tests/fixtures/entra-requests.fixtures.json"))
