@@ -15,7 +15,12 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
 }
 
 /// A SCIM create with the given Tenant URL and token.
-async fn create_user(app: &TestApp, tenant_url: &str, token: &str, user_name: &str) -> (u16, Value) {
+async fn create_user(
+    app: &TestApp,
+    tenant_url: &str,
+    token: &str,
+    user_name: &str,
+) -> (u16, Value) {
     let response = app
         .client
         .post(format!("{tenant_url}/Users"))
@@ -56,9 +61,10 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_a
     let tenant_url = directory["tenantUrl"].as_str().unwrap().to_string();
     assert_eq!(tenant_url, format!("{}/scim/v2/{directory_id}", app.base_url));
 
-    let (status, issued) =
-        json_of(app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await)
-            .await;
+    let (status, issued) = json_of(
+        app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await,
+    )
+    .await;
     assert_eq!(status, 201, "{issued}");
     assert_eq!(issued["tenantUrl"], tenant_url);
     let token = issued["token"].as_str().unwrap().to_string();
@@ -73,8 +79,12 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_a
     // The user, with its product roles once the role-mapper has seen it.
     let users = eventually(Duration::from_secs(10), "the user with its access", || async {
         let (_, page) = json_of(
-            app.admin(Method::GET, &format!("/directories/{directory_id}/users?userName=ADA"), None)
-                .await,
+            app.admin(
+                Method::GET,
+                &format!("/directories/{directory_id}/users?userName=ADA"),
+                None,
+            )
+            .await,
         )
         .await;
         (page["items"][0]["access"].is_object()).then_some(page)
@@ -140,15 +150,17 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_a
     assert!(tokens["items"][0].get("token").is_none(), "a listed token shows no secret");
 
     // Rotation: a second token works beside the first until the first is revoked.
-    let (_, second) =
-        json_of(app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await)
-            .await;
+    let (_, second) = json_of(
+        app.admin(Method::POST, &format!("/directories/{directory_id}/tokens"), None).await,
+    )
+    .await;
     let second_token = second["token"].as_str().unwrap();
     assert_eq!(create_user(&app, &tenant_url, &token, "grace@contoso.com").await.0, 201);
     assert_eq!(create_user(&app, &tenant_url, second_token, "alan@contoso.com").await.0, 201);
     let first_id = issued["id"].as_str().unwrap();
-    let revoked =
-        app.admin(Method::DELETE, &format!("/directories/{directory_id}/tokens/{first_id}"), None).await;
+    let revoked = app
+        .admin(Method::DELETE, &format!("/directories/{directory_id}/tokens/{first_id}"), None)
+        .await;
     assert_eq!(revoked.status(), 204);
     eventually(Duration::from_secs(5), "the revoked token refused", || async {
         (create_user(&app, &tenant_url, &token, "late@contoso.com").await.0 == 401).then_some(())
@@ -158,12 +170,19 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_a
 
     // The audit log names who did each change.
     let (_, audit) =
-        json_of(app.admin(Method::GET, &format!("/audit-log?tenantId={tenant_id}"), None).await).await;
+        json_of(app.admin(Method::GET, &format!("/audit-log?tenantId={tenant_id}"), None).await)
+            .await;
     let actions: Vec<&str> =
         audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["scim_token.revoked", "scim_token.issued", "scim_token.issued", "directory.created", "tenant.created"]
+        [
+            "scim_token.revoked",
+            "scim_token.issued",
+            "scim_token.issued",
+            "directory.created",
+            "tenant.created"
+        ]
     );
     assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor"] == "tests"));
     assert!(!audit.to_string().contains(second_token), "the audit log holds no secret");
@@ -173,7 +192,14 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_through_what_the_a
 async fn names_that_are_empty_too_long_or_hold_control_characters_are_400_and_create_nothing() {
     let app = TestApp::spawn().await;
     let (_, before) = json_of(app.admin(Method::GET, "/tenants", None).await).await;
-    for name in [json!(""), json!("   "), json!("a".repeat(201)), json!("Con\u{0}toso"), json!("a\nb"), json!(7)] {
+    for name in [
+        json!(""),
+        json!("   "),
+        json!("a".repeat(201)),
+        json!("Con\u{0}toso"),
+        json!("a\nb"),
+        json!(7),
+    ] {
         let response = app.admin(Method::POST, "/tenants", Some(json!({ "name": name }))).await;
         assert_eq!(response.status(), 400, "{name}");
         assert_eq!(
@@ -189,9 +215,8 @@ async fn names_that_are_empty_too_long_or_hold_control_characters_are_400_and_cr
             .await;
         assert_eq!(response.status(), 400, "{name}");
     }
-    let unknown = app
-        .admin(Method::POST, "/tenants", Some(json!({"name": "Fabrikam", "admin": true})))
-        .await;
+    let unknown =
+        app.admin(Method::POST, "/tenants", Some(json!({"name": "Fabrikam", "admin": true}))).await;
     assert_eq!(unknown.status(), 400, "unknown fields are refused");
     let (_, after) = json_of(app.admin(Method::GET, "/tenants", None).await).await;
     assert_eq!(before, after, "nothing was half-created");
@@ -222,11 +247,11 @@ async fn admin_tokens_are_stored_expire_and_can_be_revoked() {
     let own = format!("/directories/{}", app.directory_id);
     assert_eq!(app.admin_as(&token, Method::GET, &own, None).await.status(), 200);
     // A tenant admin may not make tenants or admin tokens.
-    let forbidden = app.admin_as(&token, Method::POST, "/tenants", Some(json!({"name": "X"}))).await;
+    let forbidden =
+        app.admin_as(&token, Method::POST, "/tenants", Some(json!({"name": "X"}))).await;
     assert_eq!(forbidden.status(), 403);
-    let forbidden = app
-        .admin_as(&token, Method::POST, "/admin-tokens", Some(json!({"subject": "x"})))
-        .await;
+    let forbidden =
+        app.admin_as(&token, Method::POST, "/admin-tokens", Some(json!({"subject": "x"}))).await;
     assert_eq!(forbidden.status(), 403);
 
     let id = issued["id"].as_str().unwrap();
@@ -243,13 +268,19 @@ async fn admin_tokens_are_stored_expire_and_can_be_revoked() {
     // Expiry: in the past, or past the maximum, is refused; a default is given.
     for expires in ["2020-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "soon"] {
         let response = app
-            .admin(Method::POST, "/admin-tokens", Some(json!({"subject": "x", "expiresAt": expires})))
+            .admin(
+                Method::POST,
+                "/admin-tokens",
+                Some(json!({"subject": "x", "expiresAt": expires})),
+            )
             .await;
         assert_eq!(response.status(), 400, "{expires}");
     }
     let (_, default) =
-        json_of(app.admin(Method::POST, "/admin-tokens", Some(json!({"subject": "ops"}))).await).await;
-    let expires = chrono::DateTime::parse_from_rfc3339(default["expiresAt"].as_str().unwrap()).unwrap();
+        json_of(app.admin(Method::POST, "/admin-tokens", Some(json!({"subject": "ops"}))).await)
+            .await;
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(default["expiresAt"].as_str().unwrap()).unwrap();
     let hours = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
     assert!((719..=720).contains(&hours), "default lifetime {hours} h");
 
@@ -264,7 +295,10 @@ async fn admin_tokens_are_stored_expire_and_can_be_revoked() {
     )
     .unwrap();
     use secrecy::ExposeSecret;
-    assert_eq!(app.admin_as(unstored.expose_secret(), Method::GET, "/tenants", None).await.status(), 401);
+    assert_eq!(
+        app.admin_as(unstored.expose_secret(), Method::GET, "/tenants", None).await.status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -272,12 +306,15 @@ async fn a_role_mapping_preview_shows_what_would_change_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
     app.start_role_mapper().await;
     let mut admin = entra_user("boss@contoso.com");
-    admin["roles"] = json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]);
+    admin["roles"] =
+        json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]);
     assert_eq!(app.post_user(&admin).await.status(), 201);
     assert_eq!(app.post_user(&entra_user("staff@contoso.com")).await.status(), 201);
     let rules = json!({"appRoles": [{"appRole": "Admin", "productRole": "administrator"}], "defaultRole": "member"});
     let path = format!("/directories/{}/role-mappings", app.directory_id);
-    let (status, preview) = json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules.clone())).await).await;
+    let (status, preview) =
+        json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules.clone())).await)
+            .await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["usersEvaluated"], 2);
     assert_eq!(preview["usersChanged"], 2);
@@ -292,17 +329,21 @@ async fn a_role_mapping_preview_shows_what_would_change_and_changes_nothing() {
     assert_eq!(current["version"], 0);
     // The same rules once saved preview as no change.
     app.set_role_mappings(app.directory_id, rules.clone()).await;
-    let (_, again) = json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules)).await).await;
+    let (_, again) =
+        json_of(app.admin(Method::POST, &format!("{path}/preview"), Some(rules)).await).await;
     assert_eq!(again["usersChanged"], 0, "{again}");
     assert_eq!(again["currentVersion"], 1);
-    let bad = app.admin(Method::POST, &format!("{path}/preview"), Some(json!({"policy": "loudest"}))).await;
+    let bad = app
+        .admin(Method::POST, &format!("{path}/preview"), Some(json!({"policy": "loudest"})))
+        .await;
     assert_eq!(bad.status(), 400);
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_and_needs_no_token() {
     let app = TestApp::spawn().await;
-    let response = app.client.get(format!("{}/admin/v1/openapi.json", app.base_url)).send().await.unwrap();
+    let response =
+        app.client.get(format!("{}/admin/v1/openapi.json", app.base_url)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);

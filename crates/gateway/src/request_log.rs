@@ -27,7 +27,6 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Most entries written in one statement.
 pub const BATCH: usize = 500;
@@ -243,7 +242,7 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let directory = req.match_info().get("directory").and_then(|d| Uuid::parse_str(d).ok());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let log = req.app_data::<web::Data<RequestLog>>().cloned();
     // What the entry needs of the request, taken now: the request cannot be cloned before
     // routing (actix needs it unshared), and a failure leaves no response to take it from.
     let seen = Seen {
@@ -254,13 +253,17 @@ pub async fn record(
         request_id: crate::state::request_id(req.request()),
     };
     let result = next.call(req).await;
-    let (Some(directory_id), Some(state)) = (directory, state) else { return result };
+    let (Some(directory_id), Some(log)) = (directory, log) else { return result };
     let (status, error, note, token_id) = match &result {
         Ok(response) => {
             let extensions = response.request().extensions();
             (
                 response.status().as_u16(),
-                response.response().error().and_then(|e| e.as_error::<ApiError>()).and_then(scim_error),
+                response
+                    .response()
+                    .error()
+                    .and_then(|e| e.as_error::<ApiError>())
+                    .and_then(scim_error),
                 extensions.get::<LogNote>().cloned().unwrap_or_default(),
                 extensions.get::<Principal>().map(|p| p.token_id),
             )
@@ -273,7 +276,7 @@ pub async fn record(
         ),
     };
     let answered = Answered { status, error, note, token_id, latency: started.elapsed() };
-    state.request_log.push(entry(directory_id, seen, answered));
+    log.push(entry(directory_id, seen, answered));
     result
 }
 

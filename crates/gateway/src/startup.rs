@@ -25,7 +25,7 @@ pub struct Application {
     base_url: String,
     server: Server,
     hub: OutcomeHub,
-    state: web::Data<AppState>,
+    request_log: web::Data<crate::request_log::RequestLog>,
 }
 
 impl Application {
@@ -99,13 +99,13 @@ impl Application {
             in_flight: InFlight::new(settings.gateway.max_in_flight_writes_per_directory),
             auth: settings.auth.clone(),
             console: settings.console.clone(),
-            request_log: crate::request_log::RequestLog::start(
-                pool.clone(),
-                settings.gateway.provisioning_log_queue,
-                settings.gateway.provisioning_log_retention_days,
-            ),
         });
-        let state_handle = state.clone();
+        let request_log = web::Data::new(crate::request_log::RequestLog::start(
+            pool.clone(),
+            settings.gateway.provisioning_log_queue,
+            settings.gateway.provisioning_log_retention_days,
+        ));
+        let log_handle = request_log.clone();
         let verifier = web::Data::from(verifier);
         let admin_verifier = web::Data::from(admin_verifier);
         let openapi = web::Data::new(crate::admin::OpenApiJson::default());
@@ -119,6 +119,7 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(admin_verifier.clone())
                 .app_data(openapi.clone())
+                .app_data(request_log.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     crate::error::ApiError::Scim(roster_scim::ScimError::invalid_value(format!(
                         "bad query string: {error}"
@@ -139,7 +140,7 @@ impl Application {
             server = server.workers(settings.gateway.workers);
         }
         tracing::info!(%base_url, "gateway listening");
-        Ok(Application { port, base_url, server: server.run(), hub, state: state_handle })
+        Ok(Application { port, base_url, server: server.run(), hub, request_log: log_handle })
     }
 
     pub fn port(&self) -> u16 {
@@ -162,7 +163,7 @@ impl Application {
             .in_current_span(),
         );
         let result = self.server.await;
-        self.state.request_log.flush_and_stop().await;
+        self.request_log.flush_and_stop().await;
         let hub = self.hub;
         // Joining the hub's thread blocks; do it off the async runtime.
         let _ = tokio::task::spawn_blocking(move || hub.stop()).await;

@@ -37,8 +37,6 @@ pub struct AppState {
     pub auth: roster_platform::settings::AuthSettings,
     /// The console's and portal links' settings.
     pub console: roster_platform::settings::ConsoleSettings,
-    /// The provisioning log's queue.
-    pub request_log: crate::request_log::RequestLog,
 }
 
 impl AppState {
