@@ -59,6 +59,7 @@ lint: ## rustfmt check, clippy -D warnings, crate boundaries, module cycles, dep
 	  { echo "deploy/base/config/$$f differs from config/$$f: cp config/$$f deploy/base/config/"; exit 1; }; done
 	@scripts/stack.sh postgres
 	scripts/check-schema.sh
+	scripts/check-openapi.sh
 
 .PHONY: test-unit
 test-unit: ## Unit and property tests of every crate (no services needed)
@@ -92,6 +93,10 @@ test-postman: stack ## Microsoft's SCIMReferenceCode Postman collection (newman)
 migrate: ## Apply migrations to ROSTER__DATABASE__URL (default: the local `roster` database)
 	@scripts/stack.sh postgres
 	cargo run --quiet --bin roster -- migrate --create-database
+
+.PHONY: openapi
+openapi: ## Regenerate docs/openapi.json (the admin API) from the handlers
+	scripts/check-openapi.sh --write
 
 .PHONY: schema
 schema: ## Regenerate crates/store/src/schema.rs from the migrations

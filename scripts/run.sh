@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the whole stack in the foreground, ready for Entra.
-# stdout carries exactly two lines, "Tenant URL: …" and "Secret Token: …"; logs go to stderr.
+# stdout carries exactly two lines, "Tenant URL: …" and "Secret Token: …"; logs go to stderr,
+# with the console's address and an operator admin token to sign in with.
 # Ctrl-C (or SIGTERM) stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,7 +78,7 @@ until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null 2>&1; do
   sleep 0.2
 done
 
-"$BIN/roster" dev bootstrap --state-file "$DATA/demo-token"
+"$BIN/roster" dev bootstrap --state-file "$DATA/demo-token" --admin-token-file "$DATA/admin-token"
 log "ready; Ctrl-C stops everything"
 
 # Stay in the foreground until a service exits or we are interrupted.

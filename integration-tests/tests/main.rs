@@ -2,6 +2,7 @@
 //! real Kafka-protocol broker. See `roster_integration_tests` for the harness.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_isolation;
 mod auth;
 mod consumer_isolation;
 mod control_plane;

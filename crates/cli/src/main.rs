@@ -139,10 +139,14 @@ enum AdminTokenCommand {
 #[derive(Subcommand)]
 enum DevCommand {
     /// Make sure a demo tenant, directory and token exist; print the Tenant URL and Secret Token.
-    /// The token is kept in `state_file` and reused while it is still valid.
+    /// The token is kept in `state_file` and reused while it is still valid. With
+    /// `--admin-token-file`, also an operator admin token for the console (kept there, reused
+    /// while valid), named on stderr with the console's address.
     Bootstrap {
         #[arg(long)]
         state_file: PathBuf,
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
     },
 }
 
@@ -222,7 +226,7 @@ fn main() -> anyhow::Result<()> {
             }
             eprintln!("token {token_id} revoked");
         }
-        Command::Dev { command: DevCommand::Bootstrap { state_file } } => {
+        Command::Dev { command: DevCommand::Bootstrap { state_file, admin_token_file } } => {
             let mut conn = connect(&url)?;
             let tenant = control::ensure_tenant(&mut conn, "Demo Tenant")?;
             let directory = control::ensure_directory(&mut conn, tenant.id, "Demo Directory")?;
@@ -242,6 +246,16 @@ fn main() -> anyhow::Result<()> {
                 }
             };
             print_connection(&settings, directory.id, &token);
+            if let Some(file) = admin_token_file {
+                let admin = dev_admin_token(&settings, &mut conn, &file)?;
+                let console =
+                    format!("{}/console", settings.gateway.base_url(settings.gateway.port));
+                eprintln!(
+                    "Console: {console} (sign in with the admin token in {})",
+                    file.display()
+                );
+                eprintln!("Admin token: {}", admin.expose_secret());
+            }
         }
         Command::Notifications { command: NotificationsCommand::Tail(args) } => {
             notifications::run(&settings, args)?;
@@ -281,6 +295,40 @@ fn issue_token(
     let (row, token) =
         tokens::issue_stored(conn, &settings.auth.signing_key, directory_id, description, None)?;
     eprintln!("token id: {}", row.id);
+    Ok(token)
+}
+
+/// The development stack's operator admin token: the one kept in `file` while it is valid,
+/// else a new one (kept there).
+fn dev_admin_token(
+    settings: &Settings,
+    conn: &mut roster_store::PgConnection,
+    file: &std::path::Path,
+) -> anyhow::Result<SecretString> {
+    use roster_platform::admin_tokens::{self, AdminScope};
+    let key = &settings.auth.admin_signing_key;
+    let kept = std::fs::read_to_string(file).ok().map(|t| t.trim().to_string());
+    if let Some(token) = kept
+        && let Ok(principal) = admin_tokens::verify(key, &token)
+        && let Ok(Some(row)) = roster_store::admin_tokens::find(conn, principal.token_id)
+        && row.status(chrono::Utc::now()) == roster_store::control::TokenStatus::Active
+    {
+        return Ok(SecretString::from(token));
+    }
+    let expires = chrono::Utc::now()
+        + chrono::Duration::hours(i64::from(settings.auth.admin_token_default_ttl_hours));
+    let (_, token) = admin_tokens::issue_stored(
+        conn,
+        key,
+        "make run",
+        AdminScope::Operator,
+        "make run",
+        expires,
+    )?;
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(file, token.expose_secret())?;
     Ok(token)
 }
 

@@ -1,6 +1,7 @@
 //! A directory's users and groups as the admin API and the console list them: in name order, by
 //! a case-insensitive prefix, with the product view the role-mapper last notified (product
-//! roles and teams), a page at a time. Served by the `*_directory_name_order` indexes.
+//! roles and teams), a page at a time. Served by the `*_directory_name_order` indexes, which
+//! only queries stating `user_name <> ''` (`display_name <> ''`) can use: see migration 000017.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -103,7 +104,7 @@ pub fn list_users(
     let rows: Vec<UserSummary> = diesel::sql_query(format!(
         "SELECT {USER_COLUMNS} FROM users u \
          LEFT JOIN notified_users n ON n.directory_id = u.directory_id AND n.user_id = u.id \
-         WHERE u.directory_id = $1 AND u.deleted_at IS NULL \
+         WHERE u.directory_id = $1 AND u.deleted_at IS NULL AND u.user_name <> '' \
            AND lower(u.user_name) COLLATE \"C\" LIKE $2 \
            AND (NOT $3 OR (lower(u.user_name) COLLATE \"C\", u.id) > ($4 COLLATE \"C\", $5)) \
          ORDER BY lower(u.user_name) COLLATE \"C\", u.id LIMIT $6"
@@ -153,7 +154,7 @@ pub fn list_groups(
            lower(g.display_name) COLLATE \"C\" AS sort_key \
          FROM groups g \
          LEFT JOIN notified_groups n ON n.directory_id = g.directory_id AND n.group_id = g.id \
-         WHERE g.directory_id = $1 AND g.deleted_at IS NULL \
+         WHERE g.directory_id = $1 AND g.deleted_at IS NULL AND g.display_name <> '' \
            AND lower(g.display_name) COLLATE \"C\" LIKE $2 \
            AND (NOT $3 OR (lower(g.display_name) COLLATE \"C\", g.id) > ($4 COLLATE \"C\", $5)) \
          ORDER BY lower(g.display_name) COLLATE \"C\", g.id LIMIT $6",

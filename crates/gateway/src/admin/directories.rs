@@ -30,9 +30,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     params(("tenantId" = String, Path)),
     request_body = DirectoryInput,
     responses(
-        (status = 201, body = DirectoryView),
-        (status = 400, body = Problem),
-        (status = 404, body = Problem),
+        (status = 201, body = DirectoryView, description = "Created"),
+        (status = 400, body = Problem, description = "The input is invalid"),
+        (status = 404, body = Problem, description = "Not found, or out of this token's scope"),
         (status = 409, body = Problem, description = "The tenant has a directory of this name"),
     )
 )]
@@ -50,7 +50,7 @@ async fn create_directory(
 #[utoipa::path(
     tag = "directories",
     params(("tenantId" = String, Path), PageQuery),
-    responses((status = 200, body = ListOf<DirectoryView>), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<DirectoryView>, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/tenants/{tenantId}/directories")]
 async fn list_directories(
@@ -67,7 +67,7 @@ async fn list_directories(
 #[utoipa::path(
     tag = "directories",
     params(("directoryId" = String, Path)),
-    responses((status = 200, body = DirectoryView), (status = 404, body = Problem))
+    responses((status = 200, body = DirectoryView, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}")]
 async fn get_directory(
@@ -83,7 +83,7 @@ async fn get_directory(
 #[utoipa::path(
     tag = "directories",
     params(("directoryId" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem), (status = 503, body = Problem))
+    responses((status = 204, description = "Done; no body"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"), (status = 503, body = Problem, description = "Unavailable; retry after Retry-After"))
 )]
 #[delete("/directories/{directoryId}")]
 async fn delete_directory(
@@ -101,7 +101,7 @@ async fn delete_directory(
     tag = "directories",
     params(("directoryId" = String, Path)),
     request_body = SettingsInput,
-    responses((status = 200, description = "The settings now in force"), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, description = "The settings now in force"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[put("/directories/{directoryId}/settings")]
 async fn put_settings(
@@ -121,7 +121,7 @@ async fn put_settings(
     tag = "tokens",
     params(("directoryId" = String, Path)),
     request_body = TokenInput,
-    responses((status = 201, body = IssuedToken), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 201, body = IssuedToken, description = "Created"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[post("/directories/{directoryId}/tokens")]
 async fn issue_token(
@@ -138,7 +138,7 @@ async fn issue_token(
 #[utoipa::path(
     tag = "tokens",
     params(("directoryId" = String, Path)),
-    responses((status = 200, body = ListOf<TokenView>), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<TokenView>, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/tokens")]
 async fn list_tokens(
@@ -154,7 +154,7 @@ async fn list_tokens(
 #[utoipa::path(
     tag = "tokens",
     params(("directoryId" = String, Path), ("tokenId" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem))
+    responses((status = 204, description = "Done; no body"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[delete("/directories/{directoryId}/tokens/{tokenId}")]
 async fn revoke_token(
@@ -173,7 +173,7 @@ async fn revoke_token(
     tag = "directories",
     params(("directoryId" = String, Path)),
     request_body = PortalLinkInput,
-    responses((status = 201, body = PortalLink), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 201, body = PortalLink, description = "Created"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[post("/directories/{directoryId}/portal-links")]
 async fn create_portal_link(

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "admin tokens",
     request_body = AdminTokenInput,
-    responses((status = 201, body = IssuedAdminToken), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 201, body = IssuedAdminToken, description = "Created"), (status = 400, body = Problem, description = "The input is invalid"), (status = 403, body = Problem, description = "Not allowed for this token's scope"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[post("/admin-tokens")]
 async fn issue_admin_token(
@@ -37,7 +37,7 @@ async fn issue_admin_token(
 
 /// Admin tokens, newest first, never their secrets: every one for an operator, their tenant's
 /// for a tenant admin.
-#[utoipa::path(tag = "admin tokens", responses((status = 200, body = ListOf<AdminTokenView>)))]
+#[utoipa::path(tag = "admin tokens", responses((status = 200, body = ListOf<AdminTokenView>, description = "OK")))]
 #[get("/admin-tokens")]
 async fn list_admin_tokens(state: web::Data<AppState>, caller: Caller) -> Answer {
     let items = admin_tokens::list(&state, &caller).await?;
@@ -48,7 +48,7 @@ async fn list_admin_tokens(state: web::Data<AppState>, caller: Caller) -> Answer
 #[utoipa::path(
     tag = "admin tokens",
     params(("tokenId" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem))
+    responses((status = 204, description = "Done; no body"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[delete("/admin-tokens/{tokenId}")]
 async fn revoke_admin_token(
@@ -76,7 +76,7 @@ struct AuditQuery {
 #[utoipa::path(
     tag = "admin tokens",
     params(AuditQuery),
-    responses((status = 200, body = ListOf<AuditEntryView>), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<AuditEntryView>, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/audit-log")]
 async fn audit_log(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Answer {

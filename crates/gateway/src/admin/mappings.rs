@@ -21,7 +21,7 @@ fn with_etag(rules: &RulesView) -> HttpResponse {
 #[utoipa::path(
     tag = "role mappings",
     params(("directoryId" = String, Path)),
-    responses((status = 200, body = RulesView), (status = 404, body = Problem))
+    responses((status = 200, body = RulesView, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/role-mappings")]
 async fn get_role_mappings(
@@ -49,11 +49,11 @@ fn if_version(req: &HttpRequest) -> Result<Option<i64>, AdminError> {
     params(("directoryId" = String, Path), ("If-Match" = Option<String>, Header, description = "The version the rules must still have")),
     request_body(content = Object, description = "The rules: appRoles, groups, defaultRole, policy"),
     responses(
-        (status = 200, body = RulesView),
-        (status = 400, body = Problem),
-        (status = 404, body = Problem),
+        (status = 200, body = RulesView, description = "OK"),
+        (status = 400, body = Problem, description = "The input is invalid"),
+        (status = 404, body = Problem, description = "Not found, or out of this token's scope"),
         (status = 412, body = Problem, description = "The rules changed since that version"),
-        (status = 413, body = Problem),
+        (status = 413, body = Problem, description = "Too large"),
     )
 )]
 #[put("/directories/{directoryId}/role-mappings")]
@@ -77,7 +77,7 @@ async fn put_role_mappings(
     tag = "role mappings",
     params(("directoryId" = String, Path)),
     request_body(content = Object, description = "The proposed rules, as for PUT"),
-    responses((status = 200, body = Preview), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Preview, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[post("/directories/{directoryId}/role-mappings/preview")]
 async fn preview_role_mappings(

@@ -33,9 +33,9 @@ pub struct PageQuery {
     tag = "tenants",
     request_body = TenantInput,
     responses(
-        (status = 201, body = TenantView),
+        (status = 201, body = TenantView, description = "Created"),
         (status = 400, body = Problem, description = "A name empty, over 200 characters or with control characters"),
-        (status = 403, body = Problem),
+        (status = 403, body = Problem, description = "Not allowed for this token's scope"),
         (status = 409, body = Problem, description = "The name is taken"),
     )
 )]
@@ -50,7 +50,7 @@ async fn create_tenant(
 }
 
 /// Tenants in name order: every one for an operator, their own for a tenant admin.
-#[utoipa::path(tag = "tenants", params(PageQuery), responses((status = 200, body = ListOf<TenantView>)))]
+#[utoipa::path(tag = "tenants", params(PageQuery), responses((status = 200, body = ListOf<TenantView>, description = "OK")))]
 #[get("/tenants")]
 async fn list_tenants(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Answer {
     let q: PageQuery = query(&req)?;
@@ -60,7 +60,7 @@ async fn list_tenants(state: web::Data<AppState>, caller: Caller, req: HttpReque
 #[utoipa::path(
     tag = "tenants",
     params(("tenantId" = String, Path)),
-    responses((status = 200, body = TenantView), (status = 404, body = Problem))
+    responses((status = 200, body = TenantView, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/tenants/{tenantId}")]
 async fn get_tenant(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> Answer {
@@ -72,7 +72,7 @@ async fn get_tenant(state: web::Data<AppState>, caller: Caller, path: web::Path<
     tag = "tenants",
     params(("tenantId" = String, Path)),
     request_body = TenantInput,
-    responses((status = 200, body = TenantView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = TenantView, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"), (status = 409, body = Problem, description = "Conflict"))
 )]
 #[patch("/tenants/{tenantId}")]
 async fn rename_tenant(
@@ -90,7 +90,7 @@ async fn rename_tenant(
 #[utoipa::path(
     tag = "tenants",
     params(("tenantId" = String, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 204, description = "Done; no body"), (status = 403, body = Problem, description = "Not allowed for this token's scope"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[delete("/tenants/{tenantId}")]
 async fn delete_tenant(

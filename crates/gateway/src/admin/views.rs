@@ -39,7 +39,7 @@ struct UsersQuery {
 #[utoipa::path(
     tag = "users and groups",
     params(("directoryId" = String, Path), UsersQuery),
-    responses((status = 200, body = ListOf<UserView>), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<UserView>, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/users")]
 async fn list_users(
@@ -59,7 +59,7 @@ async fn list_users(
 #[utoipa::path(
     tag = "users and groups",
     params(("directoryId" = String, Path), ("userId" = String, Path)),
-    responses((status = 200, body = UserDetailView), (status = 404, body = Problem))
+    responses((status = 200, body = UserDetailView, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/users/{userId}")]
 async fn get_user(
@@ -85,7 +85,7 @@ struct GroupsQuery {
 #[utoipa::path(
     tag = "users and groups",
     params(("directoryId" = String, Path), GroupsQuery),
-    responses((status = 200, body = ListOf<GroupView>), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<GroupView>, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/groups")]
 async fn list_groups(
@@ -124,7 +124,7 @@ struct LogParams {
 #[utoipa::path(
     tag = "provisioning log",
     params(("directoryId" = String, Path), LogParams),
-    responses((status = 200, body = ListOf<LogEntryView>), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = ListOf<LogEntryView>, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/provisioning-log")]
 async fn provisioning_log(
@@ -149,7 +149,7 @@ async fn provisioning_log(
 #[utoipa::path(
     tag = "provisioning log",
     params(("directoryId" = String, Path)),
-    responses((status = 200, body = Health), (status = 404, body = Problem))
+    responses((status = 200, body = Health, description = "OK"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/health")]
 async fn directory_health(
@@ -188,7 +188,7 @@ struct Notifications {
 #[utoipa::path(
     tag = "notifications",
     params(("directoryId" = String, Path), NotificationsQuery),
-    responses((status = 200, body = Notifications), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Notifications, description = "OK"), (status = 400, body = Problem, description = "The input is invalid"), (status = 404, body = Problem, description = "Not found, or out of this token's scope"))
 )]
 #[get("/directories/{directoryId}/notifications")]
 async fn list_notifications(

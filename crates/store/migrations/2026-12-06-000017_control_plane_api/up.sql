@@ -70,7 +70,13 @@ CREATE INDEX provisioning_log_time ON provisioning_log (at);
 
 -- The admin API's and the console's lists of a directory's users and groups: in name order,
 -- by a case-insensitive prefix, a page at a time (keyset on the name and the id).
+-- These indexes lead with directory_id, which SCIM lookups must never use: in a directory
+-- Postgres has no statistics for, the planner would take `directory_id = $1` for a single row
+-- and read the whole directory through them (000014 moved every lookup index off directory_id
+-- for that reason). Their predicate names `user_name <> ''` (and `display_name <> ''`), which
+-- no SCIM query states, so the planner can use them only for the lists, which state it (a
+-- userName or displayName is never empty, so the lists lose nothing).
 CREATE INDEX users_directory_name_order ON users (directory_id, (lower(user_name) COLLATE "C"), id)
-    WHERE deleted_at IS NULL;
+    WHERE deleted_at IS NULL AND user_name <> '';
 CREATE INDEX groups_directory_name_order ON groups (directory_id, (lower(display_name) COLLATE "C"), id)
-    WHERE deleted_at IS NULL;
+    WHERE deleted_at IS NULL AND display_name <> '';
