@@ -367,3 +367,190 @@ async fn the_openapi_document_lists_every_route_and_needs_no_token() {
     assert_eq!(wrong.status(), 405);
     assert_eq!(app.admin(Method::GET, "/nothing-here", None).await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_provisioning_log_keeps_refusals_ignores_made_up_directories_and_is_pruned() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    // A refused token is logged against the directory it tried; a made-up directory leaves
+    // nothing.
+    let refused = app
+        .client
+        .get(format!("{}/Users?filter=userName+eq+%22x%22", app.scim_url()))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let made_up = uuid::Uuid::new_v4();
+    for _ in 0..20 {
+        let response = app
+            .client
+            .get(format!("{}/scim/v2/{made_up}/Users", app.base_url))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let path = format!("/directories/{}/provisioning-log", app.directory_id);
+    let log = eventually(Duration::from_secs(5), "the refusal logged", || async {
+        let (_, page) = json_of(app.admin(Method::GET, &path, None).await).await;
+        (page["items"].as_array().map_or(0, Vec::len) == 1).then_some(page)
+    })
+    .await;
+    assert_eq!(log["items"][0]["status"], 401);
+    assert_eq!(log["items"][0]["tokenId"], Value::Null);
+    assert_eq!(log["items"][0]["operation"], "filter userName eq");
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count =
+        |sql: &str| diesel::sql_query(sql).get_result::<Count>(&mut app.db.conn()).unwrap().n;
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) AS n FROM provisioning_log WHERE directory_id = '{made_up}'"
+        )),
+        0
+    );
+
+    // Entries past the retention go; newer ones stay.
+    let old = roster_store::provisioning_log::NewLogEntry {
+        directory_id: app.directory_id,
+        at: chrono::Utc::now() - chrono::Duration::days(91),
+        method: "GET".into(),
+        resource_type: "User".into(),
+        resource_id: None,
+        resource_name: None,
+        operation: "list".into(),
+        status: 200,
+        scim_type: None,
+        detail: None,
+        latency_ms: 1,
+        request_id: "old".into(),
+        token_id: None,
+        reference_failure: false,
+        probe: false,
+    };
+    let stored =
+        roster_store::provisioning_log::insert_batch(&mut app.db.conn(), &vec![old; 12_000])
+            .unwrap();
+    assert_eq!(stored, 12_000);
+    let before = chrono::Utc::now() - chrono::Duration::days(90);
+    let pruned = roster_gateway::request_log::prune_once(&mut app.db.conn(), before).unwrap();
+    assert_eq!(pruned, 12_000);
+    let (_, page) = json_of(app.admin(Method::GET, &path, None).await).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "the recent entry stays");
+
+    // A deleted directory's log goes with it.
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("/directories/{}", app.directory_id), None)
+            .await
+            .status(),
+        204
+    );
+    let directory = app.directory_id;
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) AS n FROM provisioning_log WHERE directory_id = '{directory}'"
+        )),
+        0
+    );
+}
+
+#[tokio::test]
+async fn hostile_admin_requests_are_4xx_problems_and_harm_no_one() {
+    let mut app = TestApp::spawn().await;
+    app.start_role_mapper().await;
+    let bystander = app.add_bystander();
+    let directory = app.directory_id;
+    let token = app.admin_token(None);
+    let big = "x".repeat(app.settings.gateway.max_body_bytes + 10);
+    let cases: Vec<(Method, String, Option<String>, u16)> = vec![
+        (Method::POST, "/tenants".into(), Some(big.clone()), 413),
+        (Method::PUT, format!("/directories/{directory}/role-mappings"), Some(big), 413),
+        (Method::POST, "/tenants".into(), Some("{\"name\": ".into()), 400),
+        (Method::POST, "/tenants".into(), Some("[1, 2]".into()), 400),
+        (Method::POST, "/tenants".into(), Some("{\"name\": \"\\ud800\"}".into()), 400),
+        (
+            Method::POST,
+            format!("/directories/{directory}/tokens"),
+            Some("{\"expiresAt\": \"yesterday\"}".into()),
+            400,
+        ),
+        (
+            Method::POST,
+            format!("/directories/{directory}/tokens"),
+            Some("{\"expiresAt\": \"2001-01-01T00:00:00Z\"}".into()),
+            400,
+        ),
+        (
+            Method::POST,
+            format!("/directories/{directory}/portal-links"),
+            Some("{\"expiresInMinutes\": 100000}".into()),
+            400,
+        ),
+        (
+            Method::POST,
+            format!("/directories/{directory}/portal-links"),
+            Some("{\"expiresInMinutes\": -1}".into()),
+            400,
+        ),
+        (Method::GET, format!("/directories/{directory}/users?userName=a%00b"), None, 400),
+        (Method::GET, format!("/directories/{directory}/users?limit=0"), None, 400),
+        (Method::GET, format!("/directories/{directory}/users?limit=100000"), None, 400),
+        (Method::GET, format!("/directories/{directory}/users?cursor=zz"), None, 400),
+        (
+            Method::GET,
+            format!("/directories/{directory}/users?cursor={}", "ab".repeat(5000)),
+            None,
+            400,
+        ),
+        (Method::GET, format!("/directories/{directory}/provisioning-log?since=soon"), None, 400),
+        (
+            Method::GET,
+            format!("/directories/{directory}/provisioning-log?status=teapot"),
+            None,
+            400,
+        ),
+        (
+            Method::GET,
+            format!("/directories/{directory}/provisioning-log?resource=%27%3Bdrop"),
+            None,
+            400,
+        ),
+        (Method::GET, format!("/directories/{directory}/provisioning-log?cursor=-1"), None, 400),
+        (Method::GET, "/directories/not-a-uuid".into(), None, 404),
+        (Method::GET, format!("/directories/{directory}/users/not-a-uuid"), None, 404),
+        (Method::DELETE, format!("/directories/{directory}/tokens/not-a-uuid"), None, 404),
+        (Method::GET, "/tenants?limit=abc".into(), None, 400),
+    ];
+    for (method, path, body, expected) in cases {
+        let mut request = app
+            .client
+            .request(method.clone(), format!("{}/admin/v1{path}", app.base_url))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, expected, "{method} {path}: {text}");
+        assert_eq!(content_type, "application/problem+json", "{method} {path}");
+    }
+    for bad in ["", "Bearer", "Bearer x.y.z", &format!("Bearer {}", app.token)] {
+        let response = app
+            .client
+            .get(format!("{}/admin/v1/tenants", app.base_url))
+            .header("authorization", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{bad:?}: a SCIM token is no admin token");
+    }
+    app.assert_bystander_provisions(&bystander).await;
+}

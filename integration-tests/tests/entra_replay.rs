@@ -4,9 +4,11 @@
 //! status, and the state after it is checked where the document says what it should be.
 //! The documents' ids are placeholders: they are mapped to the ids this server assigned.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
 
-use roster_integration_tests::{TestApp, entra_user};
+use roster_integration_tests::{TestApp, entra_user, eventually};
 use serde_json::Value;
 
 const FIXTURES: &str =
@@ -21,10 +23,13 @@ struct Replay<'a> {
     user: Option<String>,
     group: Option<String>,
     members: HashMap<&'static str, String>,
+    /// Every request sent, as `(method, status)`, for the provisioning log's check.
+    sent: RefCell<Vec<(String, u16)>>,
 }
 
 impl Replay<'_> {
     async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let method_text = method.to_string();
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .app
@@ -36,18 +41,15 @@ impl Replay<'_> {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
+        self.sent.borrow_mut().push((method_text, status));
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     async fn fresh_user(&mut self) -> String {
-        let created: Value = self
-            .app
-            .post_user(&entra_user(&uuid::Uuid::new_v4().to_string()))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let response = self.app.post_user(&entra_user(&uuid::Uuid::new_v4().to_string())).await;
+        self.sent.borrow_mut().push(("POST".into(), response.status().as_u16()));
+        let created: Value = response.json().await.unwrap();
         let id = created["id"].as_str().unwrap().to_string();
         self.user = Some(id.clone());
         id
@@ -104,10 +106,17 @@ impl Replay<'_> {
 async fn every_documented_entra_request_in_order() {
     let app = TestApp::spawn().await;
     let fixtures: Value = serde_json::from_str(FIXTURES).unwrap();
-    let mut replay = Replay { app: &app, user: None, group: None, members: HashMap::new() };
+    let mut replay = Replay {
+        app: &app,
+        user: None,
+        group: None,
+        members: HashMap::new(),
+        sent: RefCell::new(Vec::new()),
+    };
     for doc in DOC_MEMBERS {
-        let created: Value =
-            app.post_user(&entra_user(&format!("member-{doc}"))).await.json().await.unwrap();
+        let response = app.post_user(&entra_user(&format!("member-{doc}"))).await;
+        replay.sent.borrow_mut().push(("POST".into(), response.status().as_u16()));
+        let created: Value = response.json().await.unwrap();
         replay.members.insert(doc, created["id"].as_str().unwrap().to_string());
     }
     let mut replayed = 0;
@@ -220,4 +229,55 @@ async fn every_documented_entra_request_in_order() {
         }
     }
     assert_eq!(replayed, fixtures["fixtures"].as_array().unwrap().len());
+    provisioning_log_lists_every_request(&app, replay.sent.into_inner()).await;
+}
+
+/// The directory's provisioning log holds one entry per request sent, each with the status
+/// its client was answered, and Entra's Test Connection shows as a successful probe.
+async fn provisioning_log_lists_every_request(app: &TestApp, mut sent: Vec<(String, u16)>) {
+    let directory = app.directory_id;
+    let entries = eventually(Duration::from_secs(5), "every request in the log", || async {
+        let mut entries = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page: Value = app
+                .admin(
+                    reqwest::Method::GET,
+                    &format!("/directories/{directory}/provisioning-log?limit=500&cursor={cursor}"),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            entries.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => break,
+            }
+        }
+        (entries.len() >= sent.len()).then_some(entries)
+    })
+    .await;
+    let mut logged: Vec<(String, u16)> = entries
+        .iter()
+        .map(|e| (e["method"].as_str().unwrap().to_string(), e["status"].as_u64().unwrap() as u16))
+        .collect();
+    sent.sort();
+    logged.sort();
+    assert_eq!(logged, sent, "the log holds exactly the requests sent, with their statuses");
+    assert!(entries.iter().all(|e| e["requestId"].as_str().is_some_and(|id| !id.is_empty())));
+    let failures = entries.iter().filter(|e| e["status"].as_u64().unwrap() >= 400);
+    assert!(failures.clone().all(|e| e["detail"].is_string()), "failures say why");
+    let probe = entries.iter().find(|e| e["probe"] == true).expect("the Test Connection probe");
+    assert_eq!(probe["status"], 200);
+    assert_eq!(probe["method"], "GET");
+    let health: Value = app
+        .admin(reqwest::Method::GET, &format!("/directories/{directory}/health"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["lastProbe"]["succeeded"], true, "{health}");
+    assert_eq!(health["lastDay"]["requests"], entries.len(), "{health}");
 }
