@@ -45,7 +45,7 @@ pub async fn create(
         resource_json: user.as_json().to_string(),
     });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome)
+    respond(&state, &principal, outcome, &req)
 }
 
 /// `PUT /Users/{id}`: replace the whole user (200 with the new state).
@@ -66,7 +66,7 @@ pub async fn replace(
         if_match: if_match(&req),
     });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome)
+    respond(&state, &principal, outcome, &req)
 }
 
 /// `PATCH /Users/{id}`: every Entra dialect, normalised here, applied by the projector (200
@@ -86,7 +86,7 @@ pub async fn patch(
     let change =
         Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome)
+    respond(&state, &principal, outcome, &req)
 }
 
 /// `DELETE /Users/{id}`: deprovision (204). Under the directory's `tombstone` policy the user
@@ -100,7 +100,7 @@ pub async fn delete(
     let id = user_id(&path.1)?;
     let change = Change::DeleteUser(DeleteUser { id: id.to_string(), if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome)
+    respond(&state, &principal, outcome, &req)
 }
 
 /// A user's userName, for the provisioning log.
@@ -197,11 +197,16 @@ fn respond(
     state: &AppState,
     principal: &Principal,
     outcome: OutcomeRow,
+    req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (status, id, applied) = match answer(outcome)? {
         Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
         Answer::Applied { status, id, body } => (status, id, body),
     };
+    // The provisioning log names the user a PATCH changed.
+    if let Some(name) = applied.resource.get("userName").and_then(|v| v.as_str()) {
+        note(req, |n| n.resource_name = Some(name.to_string()));
+    }
     let location = state.location(principal.directory_id, "Users", id);
     let meta = Meta {
         created: applied.created,
