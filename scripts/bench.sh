@@ -37,7 +37,7 @@ export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__KAFKA__BROKERS=127.0.0.1:$KAFKA_PORT
 export ROSTER__GATEWAY__PORT=$GATEWAY_PORT
 # The consumers' health endpoints on free ports, beside a `make run` stack.
-export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
+export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0 ROSTER__GATEWAY__METRICS_PORT=0
 export ROSTER__TELEMETRY__FILTER=warn
 BIN=${CARGO_TARGET_DIR:-target}/release
 pids=()

@@ -21,7 +21,7 @@ own_stack() { # name kafka-port gateway-port hint
   export ROSTER_DATA_DIR
   ROSTER_DATA_DIR=$(mktemp -d)
   # Free ports for the consumers' health endpoints too, beside a `make run` stack.
-  export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
+  export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0 ROSTER__GATEWAY__METRICS_PORT=0
   OWN_DB=roster_$1_$$
   export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$OWN_DB
   export ROSTER__TELEMETRY__FILTER=warn

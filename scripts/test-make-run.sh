@@ -18,7 +18,7 @@ for port in "$GATEWAY_PORT" "$KAFKA_PORT"; do
   fi
 done
 # Free ports for the consumers' health endpoints too, beside a `make run` stack.
-export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0
+export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0 ROSTER__GATEWAY__METRICS_PORT=0
 db=roster_make_run_$$
 export ROSTER__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
 export ROSTER__TELEMETRY__FILTER=warn

@@ -48,6 +48,7 @@ pub fn test_settings() -> Settings {
     settings.kafka.idle_park_max_ms = 1000;
     settings.kafka.message_timeout_ms = 10_000;
     settings.gateway.port = 0;
+    settings.gateway.metrics_port = 0;
     settings.gateway.workers = 2;
     settings.gateway.outcome_timeout_ms = 30_000;
     settings.projector.batch_linger_ms = 2;
@@ -173,6 +174,8 @@ pub struct Bystander {
 pub struct TestApp {
     pub settings: Settings,
     pub base_url: String,
+    /// The gateway's `/metrics` server.
+    pub metrics_url: String,
     pub tenant_id: Uuid,
     pub directory_id: Uuid,
     pub token: String,
@@ -218,12 +221,14 @@ impl TestApp {
 
         let gateway = roster_gateway::Application::build(settings.clone()).await.expect("gateway");
         let base_url = gateway.base_url().to_string();
+        let metrics_url = format!("http://127.0.0.1:{}/metrics", gateway.metrics_port());
         let gateway_shutdown = Shutdown::new();
         tokio::spawn(gateway.run_until_stopped(gateway_shutdown.clone()));
 
         TestApp {
             settings,
             base_url,
+            metrics_url,
             tenant_id,
             directory_id,
             token: token.expose_secret().to_string(),

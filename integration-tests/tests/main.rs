@@ -15,6 +15,7 @@ mod filter_sql;
 mod groups;
 mod hostile_input;
 mod interop;
+mod metrics;
 mod migrations;
 mod parking;
 mod patch_roundtrip;

@@ -80,8 +80,12 @@ impl TokenVerifier {
             && let Some(cached) = cache.get(&token_id)
             && cached.fetched.elapsed() < self.ttl
         {
+            metrics::counter!("roster_token_cache_lookups_total", "kind" => "scim", "result" => "hit")
+                .increment(1);
             return Ok(Some(cached.grant.clone()));
         }
+        metrics::counter!("roster_token_cache_lookups_total", "kind" => "scim", "result" => "miss")
+            .increment(1);
         let grant = roster_store::run_read(&self.pool, move |conn| {
             control::find_grant(conn, token_id).map_err(ApiError::from)
         })

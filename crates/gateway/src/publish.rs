@@ -45,6 +45,7 @@ impl Publisher {
         let size = payload.len() + event.directory_id.len();
         if size > self.max_event_bytes {
             tracing::info!(event.id = %event.event_id, event.bytes = size, "change event too large for the change log");
+            metrics::counter!("roster_produce_errors_total", "kind" => "too_large").increment(1);
             return Err(ApiError::Scim(ScimError::new(
                 413,
                 None,
@@ -56,9 +57,16 @@ impl Publisher {
             )));
         }
         let record = FutureRecord::to(&self.topic).key(&event.directory_id).payload(&payload);
-        match self.producer.send(record, Timeout::After(Duration::from_secs(5))).await {
+        let started = std::time::Instant::now();
+        let sent = self.producer.send(record, Timeout::After(Duration::from_secs(5))).await;
+        metrics::histogram!("roster_produce_duration_seconds").record(started.elapsed());
+        match sent {
             Ok(delivery) => Ok((delivery.partition, delivery.offset)),
             Err((error, _)) => {
+                let kind = error
+                    .rdkafka_error_code()
+                    .map_or("other".to_string(), |code| format!("{code:?}"));
+                metrics::counter!("roster_produce_errors_total", "kind" => kind).increment(1);
                 tracing::warn!(event.id = %event.event_id, error = %error, "could not publish change event");
                 Err(ApiError::Unavailable {
                     detail: "the change log is unavailable; nothing was changed, retry later"

@@ -113,6 +113,7 @@ impl RequestLog {
     /// Queue an entry; a full queue drops it (and says so, once per thousand).
     pub fn push(&self, entry: NewLogEntry) {
         if self.sender.try_send(entry).is_err() {
+            metrics::counter!("roster_provisioning_log_dropped_total").increment(1);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
             if dropped.is_multiple_of(1000) {
                 tracing::warn!(

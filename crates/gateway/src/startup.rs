@@ -22,6 +22,8 @@ use crate::state::AppState;
 
 pub struct Application {
     port: u16,
+    metrics_port: u16,
+    metrics: Server,
     base_url: String,
     server: Server,
     hub: OutcomeHub,
@@ -78,6 +80,21 @@ impl Application {
         );
 
         let listener = TcpListener::bind((settings.gateway.host.as_str(), settings.gateway.port))?;
+        let metrics_listener =
+            TcpListener::bind((settings.gateway.host.as_str(), settings.gateway.metrics_port))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
+        roster_platform::prometheus::spawn_upkeep();
+        let metrics = HttpServer::new(|| {
+            App::new().route(
+                "/metrics",
+                web::get().to(|| async { roster_platform::health::metrics_text() }),
+            )
+        })
+        .listen(metrics_listener)?
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .run();
         let port = listener.local_addr()?.port();
         let base_url = settings.gateway.base_url(port);
 
@@ -140,11 +157,24 @@ impl Application {
             server = server.workers(settings.gateway.workers);
         }
         tracing::info!(%base_url, "gateway listening");
-        Ok(Application { port, base_url, server: server.run(), hub, request_log: log_handle })
+        Ok(Application {
+            port,
+            metrics_port,
+            metrics,
+            base_url,
+            server: server.run(),
+            hub,
+            request_log: log_handle,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// The public base URL (Tenant URLs are `{base_url}/scim/v2/{directory}`).
@@ -155,10 +185,13 @@ impl Application {
     /// Serve until `shutdown` is triggered, then drain in-flight requests and stop.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let metrics_handle = self.metrics.handle();
+        tokio::spawn(self.metrics);
         tokio::spawn(
             async move {
                 shutdown.wait().await;
                 handle.stop(true).await;
+                metrics_handle.stop(true).await;
             }
             .in_current_span(),
         );

@@ -94,7 +94,16 @@ impl AppState {
         let (partition, offset) = self.publisher.publish(&event).await?;
         self.hub.wake_consumers();
         tracing::debug!(event.id = %event_id, kafka.partition = partition, kafka.offset = offset, "change event published");
-        waiter.wait(self.outcome_timeout).await.ok_or_else(|| {
+        let waited = std::time::Instant::now();
+        let outcome = waiter.wait(self.outcome_timeout).await;
+        let result = match &outcome {
+            Some(o) if o.status >= 400 => "rejected",
+            Some(_) => "applied",
+            None => "timeout",
+        };
+        metrics::histogram!("roster_outcome_wait_seconds", "result" => result)
+            .record(waited.elapsed());
+        outcome.ok_or_else(|| {
             tracing::warn!(event.id = %event_id, "outcome did not arrive in time");
             ApiError::Unavailable {
                 detail: "the change was accepted into the log but is not applied yet; retry later"

@@ -8,7 +8,7 @@
 //!   longer than `stuck_after`, or a component (the relay) reports a stall, or the consumer
 //!   thread has ended; the JSON body names the partitions, where each stands and why.
 //!
-//! There is room beside them for `/metrics`.
+//! - `GET /metrics`: the process's Prometheus metrics ([`crate::prometheus`]).
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -168,7 +168,7 @@ impl Health {
     }
 }
 
-/// Serve `/health/live` and `/health/ready` on `listener` (one worker; the caller runs the
+/// Serve `/health/live`, `/health/ready` and `/metrics` on `listener` (one worker; the caller runs the
 /// returned server and stops it through its handle).
 pub fn serve(
     listener: TcpListener,
@@ -180,6 +180,7 @@ pub fn serve(
             .app_data(health.clone())
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
     })
     .listen(listener)?
     .workers(1)
@@ -194,6 +195,20 @@ async fn live(health: web::Data<Health>) -> HttpResponse {
 
 async fn ready(health: web::Data<Health>) -> HttpResponse {
     respond(health.readiness())
+}
+
+/// The process's metrics, with the stuck partitions measured now.
+async fn metrics(health: web::Data<Health>) -> HttpResponse {
+    metrics::gauge!("roster_consumer_stuck_partitions", "service" => health.service)
+        .set(health.stuck_partitions().len() as f64);
+    metrics_text()
+}
+
+/// A `/metrics` answer (the gateway's metrics server too).
+pub fn metrics_text() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(crate::prometheus::CONTENT_TYPE)
+        .body(crate::prometheus::render())
 }
 
 fn respond((ok, body): (bool, Value)) -> HttpResponse {

@@ -1,4 +1,4 @@
-//! What every Roster service shares: [`settings`], [`telemetry`], [`kafka`] clients, the
+//! What every Roster service shares: [`settings`], [`telemetry`], [`prometheus`] metrics, [`kafka`] clients, the
 //! change-log [`consumer`] loop that keeps its offsets in Postgres, the consumers' [`health`]
 //! endpoints, and [`shutdown`].
 
@@ -7,6 +7,7 @@ pub mod consumer;
 mod consumer_error;
 pub mod health;
 pub mod kafka;
+pub mod prometheus;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -140,6 +140,9 @@ pub struct GatewaySettings {
     /// Requests waiting to be written to the provisioning log; past it entries are dropped
     /// (Postgres down), never the requests.
     pub provisioning_log_queue: usize,
+    /// Where `/metrics` is served (its own port, beside the SCIM and admin API's; 0: a free
+    /// port), on `host`.
+    pub metrics_port: u16,
 }
 
 /// The SCIM root of a directory under a gateway's public base URL.

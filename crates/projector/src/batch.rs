@@ -13,9 +13,41 @@ use crate::{apply, refusal};
 
 /// Folds batches of change events into Postgres.
 #[derive(Debug, Default)]
-pub struct Projection;
+pub struct Projection {
+    /// The rejected outcomes of the batch being applied, `(status, scimType)`: counted in
+    /// `roster_outcomes_rejected_total` once it commits.
+    rejected: Vec<(i16, String)>,
+}
+
+impl Projection {
+    fn note_rejections(&mut self, rows: &[OutcomeRow]) {
+        for row in rows.iter().filter(|r| r.status >= 400) {
+            let scim_type = row
+                .body
+                .as_ref()
+                .and_then(|b| b.get("scimType"))
+                .and_then(|t| t.as_str())
+                .unwrap_or("none");
+            self.rejected.push((row.status, scim_type.to_string()));
+        }
+    }
+}
 
 impl BatchHandler for Projection {
+    fn committed(&mut self) {
+        for (status, scim_type) in self.rejected.drain(..) {
+            metrics::counter!(
+                "roster_outcomes_rejected_total",
+                "status" => status.to_string(), "scim_type" => scim_type
+            )
+            .increment(1);
+        }
+    }
+
+    fn rolled_back(&mut self) {
+        self.rejected.clear();
+    }
+
     fn apply(&mut self, conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
         let mut outcome_rows = Vec::with_capacity(records.len());
         let mut cache = apply::BatchCache::default();
@@ -35,6 +67,7 @@ impl BatchHandler for Projection {
         }
         apply_creates(conn, &mut cache, &mut creates, &mut outcome_rows)?;
         outcomes::insert_all(conn, &outcome_rows)?;
+        self.note_rejections(&outcome_rows);
         let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
         outcomes::notify(conn, &ids)?;
         Ok(())
@@ -61,7 +94,8 @@ impl BatchHandler for Projection {
             "event rejected: Postgres refused its data"
         );
         let row = outcome(record, event, apply::Decision::rejected(rejection));
-        outcomes::insert_all(conn, &[row])?;
+        outcomes::insert_all(conn, std::slice::from_ref(&row))?;
+        self.note_rejections(std::slice::from_ref(&row));
         outcomes::notify(conn, &[event.event_id])?;
         Ok(())
     }

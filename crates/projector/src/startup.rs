@@ -26,6 +26,7 @@ pub struct Application {
 impl Application {
     /// Check Postgres answers, make sure the change topic exists, bind the health port.
     pub async fn build(settings: Settings) -> Result<Application, ConsumerError> {
+        roster_platform::prometheus::spawn_upkeep();
         let database_url = settings.database.url_for(APPLICATION_NAME);
         // Fail at start, with a clear message, when the database cannot be reached.
         drop(roster_store::connect(&database_url, 1)?);
@@ -86,7 +87,14 @@ impl Application {
         let health = self.health;
         let consumed = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            consumer::run(self.config, self.options, &mut Projection, self.stats, health, shutdown)
+            consumer::run(
+                self.config,
+                self.options,
+                &mut Projection::default(),
+                self.stats,
+                health,
+                shutdown,
+            )
         })
         .await
         .map_err(|e| ConsumerError::Worker(e.to_string()));

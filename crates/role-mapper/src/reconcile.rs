@@ -49,14 +49,14 @@ pub struct Reconciler {
     options: ReconcileOptions,
     /// Wakes the relay after a commit that appended notifications.
     outbox: Arc<Notify>,
-    appended: usize,
+    appended: Vec<&'static str>,
     /// The projector's positions as last read: next offset per partition.
     projector: HashMap<i32, i64>,
 }
 
 impl Reconciler {
     pub fn new(options: ReconcileOptions, outbox: Arc<Notify>) -> Reconciler {
-        Reconciler { options, outbox, appended: 0, projector: HashMap::new() }
+        Reconciler { options, outbox, appended: Vec::new(), projector: HashMap::new() }
     }
 
     fn reconcile_records(
@@ -68,7 +68,7 @@ impl Reconciler {
         for touched in Touched::collect(records) {
             let span = tracing::debug_span!("reconcile", directory.id = %touched.directory_id);
             let _entered = span.enter();
-            self.appended += reconcile(conn, &self.options, &touched, form)?;
+            self.appended.extend(reconcile(conn, &self.options, &touched, form)?);
         }
         Ok(())
     }
@@ -129,14 +129,16 @@ impl BatchHandler for Reconciler {
     }
 
     fn committed(&mut self) {
-        if self.appended > 0 {
+        if !self.appended.is_empty() {
             self.outbox.notify_one();
         }
-        self.appended = 0;
+        for kind in self.appended.drain(..) {
+            metrics::counter!("roster_notifications_total", "type" => kind).increment(1);
+        }
     }
 
     fn rolled_back(&mut self) {
-        self.appended = 0;
+        self.appended.clear();
     }
 }
 
@@ -291,13 +293,13 @@ impl Outgoing {
     }
 }
 
-/// Reconcile one directory; returns how many notifications were appended.
+/// Reconcile one directory; returns the types of the notifications appended.
 fn reconcile(
     conn: &mut PgConnection,
     options: &ReconcileOptions,
     touched: &Touched,
     form: Form,
-) -> Result<usize, StoreError> {
+) -> Result<Vec<&'static str>, StoreError> {
     let directory_id = touched.directory_id;
     if let Some(cause) = touched.deleted {
         notified::forget_directory(conn, directory_id)?;
@@ -307,7 +309,7 @@ fn reconcile(
     let Some(directory) = control::find_directory(conn, directory_id)? else {
         // Deleted further on in the log: that event will notify it, and nothing before it
         // matters any more.
-        return Ok(0);
+        return Ok(Vec::new());
     };
     let rules = load_rules(conn, directory_id)?;
     let erase = directory.policy() == DeprovisionPolicy::Erase;
@@ -576,7 +578,7 @@ impl<'a> Reconciliation<'a> {
     }
 
     /// Remember the new views and memberships, and append the notifications.
-    fn finish(self, conn: &mut PgConnection, form: Form) -> Result<usize, StoreError> {
+    fn finish(self, conn: &mut PgConnection, form: Form) -> Result<Vec<&'static str>, StoreError> {
         let directory_id = self.directory_id;
         notified::store_group_views(conn, directory_id, &self.store_groups)?;
         notified::store_user_views(conn, directory_id, &self.store_users)?;
@@ -651,11 +653,13 @@ fn append(
     tenant_id: &str,
     bodies: Vec<(Body, Cause)>,
     form: Form,
-) -> Result<usize, StoreError> {
+) -> Result<Vec<&'static str>, StoreError> {
     if bodies.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let count = bodies.len();
+    let kinds: Vec<&'static str> =
+        bodies.iter().map(|(body, _)| notification::notification_type(body)).collect();
     let first = outbox::reserve(conn, directory_id, count as i64)?;
     let rows: Vec<NotificationRow> = bodies
         .into_iter()
@@ -705,5 +709,5 @@ fn append(
         .collect();
     outbox::append(conn, &rows)?;
     tracing::debug!(notifications = count, first_sequence = first, "notifications appended");
-    Ok(count)
+    Ok(kinds)
 }

@@ -33,6 +33,9 @@ use uuid::Uuid;
 /// The advisory lock key of the relay (`roster.relay` as a number).
 const RELAY_LOCK: i64 = 0x726f_7374_6572_7231;
 
+/// How often the relay counts the notifications waiting (`roster_outbox_backlog_notifications`).
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
     pub database_url: String,
@@ -163,6 +166,7 @@ async fn lead(
     }
     tracing::info!("relay publishing the outbox");
     let mut held: HashMap<Uuid, Held> = HashMap::new();
+    let mut backlog_measured: Option<Instant> = None;
     while !shutdown.is_triggered() {
         // Register for a wake-up before looking, so that a commit in between is not missed.
         let woken = wake.notified();
@@ -174,6 +178,11 @@ async fn lead(
         let rows =
             on_session(&session, move |conn| Ok(outbox::unpublished(conn, limit, &excluded)?))
                 .await?;
+        if backlog_measured.is_none_or(|at| now.duration_since(at) >= BACKLOG_EVERY) {
+            backlog_measured = Some(now);
+            let backlog = on_session(&session, |conn| Ok(outbox::backlog(conn)?)).await?;
+            metrics::gauge!("roster_outbox_backlog_notifications").set(backlog as f64);
+        }
         if rows.is_empty() {
             let next_retry = held.values().map(|h| h.until).min();
             let wait = next_retry
@@ -189,6 +198,11 @@ async fn lead(
         let count = round.acknowledged.len();
         if count > 0 {
             let published = round.acknowledged;
+            let at = chrono::Utc::now();
+            for row in rows.iter().filter(|r| published.contains(&r.position)) {
+                let latency = (at - row.created_at).to_std().unwrap_or_default();
+                metrics::histogram!("roster_relay_latency_seconds").record(latency);
+            }
             on_session(&session, move |conn| Ok(outbox::mark_published(conn, &published)?)).await?;
             stats.published.fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
         }

@@ -36,6 +36,7 @@ pub struct Application {
 impl Application {
     /// Check Postgres answers, make sure both topics exist, bind the health port.
     pub async fn build(settings: Settings) -> Result<Application, ConsumerError> {
+        roster_platform::prometheus::spawn_upkeep();
         let database_url = settings.database.url_for(APPLICATION_NAME);
         drop(roster_store::connect(&database_url, 1)?);
         let k = &settings.kafka;

@@ -62,6 +62,13 @@ pub struct Unpublished {
     pub directory_id: Uuid,
     pub sequence: i64,
     pub payload: Vec<u8>,
+    /// When it was appended (for the relay's latency).
+    pub created_at: DateTime<Utc>,
+}
+
+/// How many notifications wait to be published (the partial index of unpublished rows).
+pub fn backlog(conn: &mut PgConnection) -> QueryResult<i64> {
+    notifications::table.filter(notifications::published_at.is_null()).count().get_result(conn)
 }
 
 /// The oldest notifications not yet published, in `position` order (which is sequence order
@@ -82,6 +89,7 @@ pub fn unpublished(
             notifications::directory_id,
             notifications::sequence,
             notifications::payload,
+            notifications::created_at,
         ))
         .load(conn)
 }

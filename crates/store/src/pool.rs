@@ -63,7 +63,15 @@ where
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn = pool.get().map_err(StoreError::from)?;
+        let waited = std::time::Instant::now();
+        let checkout = pool.get();
+        metrics::histogram!("roster_db_pool_checkout_seconds").record(waited.elapsed());
+        let state = pool.state();
+        metrics::gauge!("roster_db_pool_connections", "state" => "idle")
+            .set(f64::from(state.idle_connections));
+        metrics::gauge!("roster_db_pool_connections", "state" => "in_use")
+            .set(f64::from(state.connections - state.idle_connections));
+        let mut conn = checkout.map_err(StoreError::from)?;
         work(&mut conn)
     })
     .await

@@ -805,6 +805,7 @@ async fn main() -> anyhow::Result<()> {
             ("ROSTER__KAFKA__BROKERS".into(), brokers.clone()),
             ("ROSTER__PROJECTOR__HEALTH_PORT".into(), "0".into()),
             ("ROSTER__ROLE_MAPPER__HEALTH_PORT".into(), "0".into()),
+            ("ROSTER__GATEWAY__METRICS_PORT".into(), "0".into()),
             ("ROSTER__TELEMETRY__FILTER".into(), "warn".into()),
             ("ROSTER__TELEMETRY__FORMAT".into(), "json".into()),
         ];

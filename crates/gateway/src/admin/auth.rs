@@ -86,8 +86,12 @@ impl AdminVerifier {
             && let Some((row, fetched)) = cache.get(&id)
             && fetched.elapsed() < self.ttl
         {
+            metrics::counter!("roster_token_cache_lookups_total", "kind" => "admin", "result" => "hit")
+                .increment(1);
             return Ok(row.clone());
         }
+        metrics::counter!("roster_token_cache_lookups_total", "kind" => "admin", "result" => "miss")
+            .increment(1);
         let row = roster_store::run_read(&self.pool, move |conn| {
             roster_store::admin_tokens::find(conn, id).map_err(ApiError::from)
         })

@@ -93,6 +93,7 @@ pub async fn trace_request(
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use tracing::Instrument;
     let id = request_id(req.request());
+    let method = req.method().as_str().to_string();
     let span = tracing::info_span!(
         "http.request",
         http.method = %req.method(),
@@ -105,10 +106,17 @@ pub async fn trace_request(
     if let (Ok(r), Ok(value)) = (&mut response, header::HeaderValue::from_str(&id)) {
         r.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
     }
-    let status = match &response {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+    let (status, route) = match &response {
+        Ok(r) => (r.status().as_u16(), r.request().match_pattern()),
+        Err(e) => (e.as_response_error().status_code().as_u16(), None),
     };
+    // The route template, never the path: paths hold directory and user ids.
+    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    metrics::histogram!(
+        "roster_http_request_duration_seconds",
+        "route" => route, "method" => method, "status" => status.to_string()
+    )
+    .record(started.elapsed());
     span.in_scope(|| {
         tracing::info!(
             http.status = status,

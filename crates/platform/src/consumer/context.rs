@@ -33,6 +33,8 @@ pub struct LogContext {
     pub(super) assigned: Mutex<Vec<i32>>,
     /// Bumped at every assignment and revocation: what the loop holds of an older one is stale.
     pub(super) generation: AtomicU64,
+    /// Each partition's log end (high watermark), from librdkafka's statistics.
+    pub(super) log_ends: Mutex<HashMap<i32, i64>>,
 }
 
 impl LogContext {
@@ -42,6 +44,7 @@ impl LogContext {
             shutdown,
             fatal: Mutex::new(None),
             verify: Mutex::new(HashMap::new()),
+            log_ends: Mutex::new(HashMap::new()),
             assigned: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
         }
@@ -57,7 +60,23 @@ impl LogContext {
     }
 }
 
-impl ClientContext for LogContext {}
+impl ClientContext for LogContext {
+    /// librdkafka's statistics (every [`STATISTICS_INTERVAL_MS`]): the log end of each
+    /// partition, for the lag gauges.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.options.topic) {
+            let mut ends = lock(&self.log_ends);
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.hi_offset >= 0 {
+                    ends.insert(*partition, stats.hi_offset);
+                }
+            }
+        }
+    }
+}
+
+/// How often librdkafka reports its statistics (the log ends the lag gauges need).
+pub(super) const STATISTICS_INTERVAL_MS: &str = "5000";
 
 impl ConsumerContext for LogContext {
     fn rebalance(

@@ -184,6 +184,8 @@ pub fn run<H: BatchHandler>(
     health.set_alive(true);
     let _alive = Alive(health.clone());
     let context = LogContext::new(options.clone(), shutdown.clone());
+    let mut brokers_config = brokers_config;
+    brokers_config.set("statistics.interval.ms", context::STATISTICS_INTERVAL_MS);
     let consumer: BaseConsumer<LogContext> = brokers_config.create_with_context(context)?;
     consumer.subscribe(&[&options.topic])?;
     tracing::info!(kafka.topic = %options.topic, kafka.group = %options.group, "consuming the change log");
@@ -204,6 +206,7 @@ pub fn run<H: BatchHandler>(
         parked_until: None,
         last_news: now,
         last_drain: now,
+        last_lag: now,
     };
     // Connect (and LISTEN for wake-ups) before the first event; a failure is retried later.
     if let Err(error) = state.db.get() {
@@ -391,6 +394,8 @@ struct Loop {
     last_news: Instant,
     /// When wake-ups were last taken off the connection.
     last_drain: Instant,
+    /// When the lag gauges were last measured.
+    last_lag: Instant,
 }
 
 impl Loop {
@@ -597,6 +602,7 @@ impl Loop {
 
     /// Try a partition's head batch once.
     fn attempt<H: BatchHandler>(&mut self, handler: &mut H, partition: i32) {
+        let started = Instant::now();
         let Loop { db, options, partitions, stats, .. } = self;
         let Some(state) = partitions.get_mut(&partition) else { return };
         let take = state.records.len().min(options.max_batch);
@@ -642,6 +648,7 @@ impl Loop {
             }
             Ok(Some(attempt)) => {
                 handler.committed();
+                record_batch(&options.group, &attempt, started.elapsed());
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.events_applied.fetch_add(attempt.applied as u64, Ordering::Relaxed);
                 stats.events_skipped.fetch_add(attempt.skipped as u64, Ordering::Relaxed);
@@ -751,6 +758,66 @@ impl Loop {
             );
         }
         self.health.report_partitions(report);
+        if now.duration_since(self.last_lag) >= LAG_EVERY {
+            self.last_lag = now;
+            self.report_lag();
+        }
+    }
+
+    /// `roster_consumer_lag_events` and `_seconds` per assigned partition: the log's end (from
+    /// librdkafka's statistics, no request) less the next offset to apply (the head of the
+    /// buffer, else the fetch position); the age of the head event, 0 when nothing waits.
+    fn report_lag(&self) {
+        let group = self.options.group.clone();
+        let position = self.consumer.position().ok();
+        let ends = lock(&self.consumer.context().log_ends).clone();
+        for (partition, state) in &self.partitions {
+            let Some(&high) = ends.get(partition) else { continue };
+            let fetched = || {
+                position
+                    .as_ref()?
+                    .find_partition(&self.options.topic, *partition)?
+                    .offset()
+                    .to_raw()
+            };
+            let next = match state.records.front().map(|r| r.offset).or_else(fetched) {
+                Some(next) if next >= 0 => next,
+                // Nothing fetched from it yet: an empty partition has no lag, any other one
+                // is measured once its first fetch has a position.
+                _ if high == 0 => 0,
+                _ => continue,
+            };
+            let label = partition.to_string();
+            metrics::gauge!("roster_consumer_lag_events", "group" => group.clone(), "partition" => label.clone())
+                .set((high - next).max(0) as f64);
+            let age = state.records.front().and_then(|r| r.event.as_ref().ok()).map_or(0.0, |e| {
+                (chrono::Utc::now() - e.event_time).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            metrics::gauge!("roster_consumer_lag_seconds", "group" => group.clone(), "partition" => label)
+                .set(age);
+        }
+    }
+}
+
+/// How often the lag gauges are measured.
+const LAG_EVERY: Duration = Duration::from_secs(1);
+
+/// A committed batch's size, duration and events by result.
+fn record_batch(group: &str, attempt: &transaction::Attempt, took: Duration) {
+    let group = group.to_string();
+    metrics::histogram!("roster_batch_size_events", "group" => group.clone())
+        .record(attempt.consumed as f64);
+    metrics::histogram!("roster_batch_duration_seconds", "group" => group.clone()).record(took);
+    for (result, count) in [
+        ("applied", attempt.applied),
+        ("skipped", attempt.skipped),
+        ("refused", attempt.refused),
+        ("operator_rejected", attempt.operator_rejected),
+    ] {
+        if count > 0 {
+            metrics::counter!("roster_consumer_events_total", "group" => group.clone(), "result" => result)
+                .increment(count as u64);
+        }
     }
 }
 
