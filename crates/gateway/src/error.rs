@@ -50,7 +50,8 @@ impl ApiError {
                 detail.clone()
             }
             ApiError::Internal(cause) => {
-                tracing::error!(error = ?cause, "request failed");
+                // The cause chain on one line ("a: b: c"), never a multi-line backtrace.
+                tracing::error!(error = format!("{cause:#}"), "request failed");
                 "internal error".to_string()
             }
         }
