@@ -438,9 +438,13 @@ async fn the_provisioning_log_keeps_refusals_ignores_made_up_directories_and_is_
         roster_store::provisioning_log::insert_batch(&mut app.db.conn(), &vec![old; 12_000])
             .unwrap();
     assert_eq!(stored, 12_000);
-    let before = chrono::Utc::now() - chrono::Duration::days(90);
-    let pruned = roster_gateway::request_log::prune_once(&mut app.db.conn(), before).unwrap();
-    assert_eq!(pruned, 12_000);
+    let pruned = roster_gateway::retention::prune(
+        &mut app.db.conn(),
+        &app.settings.retention,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(pruned.provisioning_log, 12_000);
     let (_, page) = json_of(app.admin(Method::GET, &path, None).await).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "the recent entry stays");
 

@@ -13,6 +13,7 @@ pub mod lag;
 pub mod normalize;
 pub mod publish;
 pub mod request_log;
+pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -6,8 +6,8 @@
 //! noted ([`note`]: the userName or displayName, a created id, a PATCH's operations), and hands
 //! it to a bounded queue. A task writes the queue in batches (every [`FLUSH_EVERY`] or
 //! [`BATCH`] entries, one statement); when the queue is full (Postgres down) entries are
-//! dropped and counted, never requests slowed. Another task prunes entries past the retention,
-//! one gateway at a time.
+//! dropped and counted, never requests slowed. Entries past their retention are pruned by
+//! [`crate::retention`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,12 +32,6 @@ use crate::error::ApiError;
 pub const BATCH: usize = 500;
 /// How long an entry may wait for its batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
-/// How often the pruner looks for entries past the retention.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
-/// Rows deleted per pruning statement (each its own short transaction).
-const PRUNE_BATCH: i64 = 5_000;
-/// The advisory lock that lets one gateway prune at a time.
-const PRUNE_LOCK: i64 = 0x726f_7374_6572_706c; // "rosterpl"
 /// Longest text kept of a name, id, summary or detail.
 const MAX_TEXT: usize = 500;
 
@@ -96,12 +90,11 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Start the writer and the pruner.
-    pub fn start(pool: PgPool, capacity: usize, retention_days: u32) -> RequestLog {
+    /// Start the writer.
+    pub fn start(pool: PgPool, capacity: usize) -> RequestLog {
         let (sender, receiver) = mpsc::channel(capacity);
         let stop = Arc::new(Notify::new());
-        let writer = tokio::spawn(write_batches(pool.clone(), receiver, stop.clone()));
-        tokio::spawn(prune(pool, retention_days));
+        let writer = tokio::spawn(write_batches(pool, receiver, stop.clone()));
         RequestLog {
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
@@ -185,55 +178,6 @@ async fn write(pool: &PgPool, batch: Vec<NewLogEntry>) {
             }
         }
     }
-}
-
-async fn prune(pool: PgPool, retention_days: u32) {
-    let mut tick = tokio::time::interval(PRUNE_EVERY);
-    loop {
-        tick.tick().await;
-        let before = Utc::now() - chrono::Duration::days(i64::from(retention_days));
-        let result = roster_store::run_read(&pool, move |conn| prune_once(conn, before)).await;
-        match result {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "provisioning log pruned"),
-            Err(error) => tracing::warn!(%error, "provisioning log pruning failed; trying later"),
-        }
-    }
-}
-
-/// Delete entries older than `before`, a batch per transaction, while this gateway holds the
-/// pruning lock (another one pruning meanwhile makes this a no-op).
-pub fn prune_once(
-    conn: &mut roster_store::PgConnection,
-    before: chrono::DateTime<Utc>,
-) -> Result<usize, ApiError> {
-    use diesel::Connection;
-    let mut total = 0;
-    loop {
-        let deleted = conn.transaction::<_, ApiError, _>(|conn| {
-            if !try_lock(conn)? {
-                return Ok(0);
-            }
-            Ok(provisioning_log::prune(conn, before, PRUNE_BATCH)?)
-        })?;
-        total += deleted;
-        if deleted < PRUNE_BATCH as usize {
-            return Ok(total);
-        }
-    }
-}
-
-fn try_lock(conn: &mut roster_store::PgConnection) -> Result<bool, ApiError> {
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Locked {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        locked: bool,
-    }
-    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-        .bind::<diesel::sql_types::BigInt, _>(PRUNE_LOCK)
-        .get_result(conn)?;
-    Ok(row.locked)
 }
 
 /// Middleware on the SCIM scope: log the request once it is answered.

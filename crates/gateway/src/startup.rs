@@ -120,8 +120,8 @@ impl Application {
         let request_log = web::Data::new(crate::request_log::RequestLog::start(
             pool.clone(),
             settings.gateway.provisioning_log_queue,
-            settings.gateway.provisioning_log_retention_days,
         ));
+        crate::retention::spawn(pool.clone(), settings.retention.clone());
         let log_handle = request_log.clone();
         let verifier = web::Data::from(verifier);
         let admin_verifier = web::Data::from(admin_verifier);

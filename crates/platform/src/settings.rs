@@ -20,6 +20,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub auth: AuthSettings,
     pub console: ConsoleSettings,
+    pub retention: RetentionSettings,
     pub projector: ProjectorSettings,
     pub role_mapper: RoleMapperSettings,
     pub telemetry: TelemetrySettings,
@@ -135,8 +136,6 @@ pub struct GatewaySettings {
     /// answers 429 with `Retry-After`, so one directory's flood cannot take every worker and
     /// connection from the others. 0: no bound.
     pub max_in_flight_writes_per_directory: u32,
-    /// How long the provisioning log keeps a request, in days (pruned in the background).
-    pub provisioning_log_retention_days: u32,
     /// Requests waiting to be written to the provisioning log; past it entries are dropped
     /// (Postgres down), never the requests.
     pub provisioning_log_queue: usize,
@@ -180,6 +179,20 @@ pub struct AuthSettings {
     pub admin_token_default_ttl_hours: u32,
     /// Longest lifetime an admin token may be given, in hours.
     pub admin_token_max_ttl_hours: u32,
+}
+
+/// How long what Roster keeps about requests and their effects is kept, in days; pruned in the
+/// background by one gateway at a time. The projection and the change log are never pruned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// The provisioning log (one entry per SCIM request).
+    pub provisioning_log_days: u32,
+    /// Event outcomes (each write's answer; the gateway reads it within seconds).
+    pub outcomes_days: u32,
+    /// Published notifications in the outbox: the Events API's replay window.
+    pub notifications_days: u32,
+    /// How often the pruner runs, in seconds.
+    pub prune_every_s: u64,
 }
 
 /// The console (`/console`) and its portal links.
@@ -432,8 +445,12 @@ impl Settings {
                 "console.portal_link_default_minutes must be at least 1, and console.portal_link_max_minutes at least as large and at most a week",
             );
         }
-        if self.gateway.provisioning_log_retention_days == 0 {
-            return invalid("gateway.provisioning_log_retention_days must be at least 1");
+        let r = &self.retention;
+        if r.provisioning_log_days == 0 || r.outcomes_days == 0 || r.notifications_days == 0 {
+            return invalid("every retention.*_days must be at least 1");
+        }
+        if r.prune_every_s == 0 {
+            return invalid("retention.prune_every_s must be at least 1");
         }
         if self.gateway.provisioning_log_queue < 100 {
             return invalid("gateway.provisioning_log_queue must be at least 100");

@@ -9,6 +9,7 @@ use diesel::PgConnection;
 use diesel::result::QueryResult;
 use roster_events::{Change, DecodedChange};
 use roster_scim::ScimError;
+use roster_store::control::DeprovisionPolicy;
 
 pub use crate::cache::BatchCache;
 use crate::decision::ApplyError;
@@ -28,7 +29,15 @@ pub fn apply(
         Some(Change::CreateUser(_)) => users::create(conn, event),
         Some(Change::ReplaceUser(replace)) => users::replace(conn, event, replace),
         Some(Change::PatchUser(patch)) => users::patch(conn, event, patch),
-        Some(Change::DeleteUser(delete)) => users::delete(conn, event, &directory, delete),
+        Some(Change::DeleteUser(delete)) => {
+            let decision = users::delete(conn, event, &directory, delete);
+            if let (Ok(d), DeprovisionPolicy::Erase) = (&decision, directory.policy())
+                && let Some(id) = d.resource_id
+            {
+                cache.erased.push((event.directory_id, id));
+            }
+            decision
+        }
         Some(Change::CreateGroup(create)) => groups::create(conn, event, create),
         Some(Change::ReplaceGroup(replace)) => groups::replace(conn, event, replace),
         Some(Change::PatchGroup(patch)) => groups::patch(conn, event, patch),
@@ -42,6 +51,7 @@ pub fn apply(
         }
         Some(Change::DirectoryDeleted(_)) => {
             cache.invalidate(event.directory_id);
+            cache.deleted_directories.push(event.directory_id);
             directory::delete(conn, event)
         }
         None => Err(ScimError::invalid_syntax("the event states no change").into()),

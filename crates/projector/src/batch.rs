@@ -68,6 +68,14 @@ impl BatchHandler for Projection {
         apply_creates(conn, &mut cache, &mut creates, &mut outcome_rows)?;
         outcomes::insert_all(conn, &outcome_rows)?;
         self.note_rejections(&outcome_rows);
+        // Erased users and deleted directories leave no personal data in the outcomes (the
+        // resources their writes answered with), this batch's included.
+        for (directory, user) in &cache.erased {
+            outcomes::forget_resource(conn, *directory, *user)?;
+        }
+        for directory in &cache.deleted_directories {
+            outcomes::forget_directory(conn, *directory)?;
+        }
         let ids: Vec<Uuid> = outcome_rows.iter().map(|o| o.event_id).collect();
         outcomes::notify(conn, &ids)?;
         Ok(())

@@ -12,6 +12,10 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub struct BatchCache {
     directories: HashMap<Uuid, Option<Directory>>,
+    /// Users erased by the batch (`(directory, user)`) and directories it deleted: the batch's
+    /// transaction then forgets their personal data in the outcomes, the batch's own included.
+    pub(crate) erased: Vec<(Uuid, Uuid)>,
+    pub(crate) deleted_directories: Vec<Uuid>,
 }
 
 impl BatchCache {

@@ -52,9 +52,21 @@ pub fn group_fields() -> impl Iterator<Item = &'static str> {
     GROUP_FIELDS.iter().map(|(name, _)| *name)
 }
 
+/// What an erased user's deprovisioning says of it: its ids, and that it is inactive.
+fn ids_only(user: &ProductUser) -> ProductUser {
+    ProductUser {
+        id: user.id.clone(),
+        external_id: user.external_id.clone(),
+        active: false,
+        ..Default::default()
+    }
+}
+
 /// What to notify when a user's view goes from `before` to `after` (`None`: no user).
 ///
-/// - appeared: `UserProvisioned`; gone: `UserDeprovisioned` with the last view and `erased`;
+/// - appeared: `UserProvisioned`; gone: `UserDeprovisioned` with the last view and `erased`
+///   (an erased user's view holds only its ids: Roster keeps no personal data of it, and the
+///   outbox keeps what it publishes);
 /// - otherwise, in this order: `UserUpdated` when identity fields changed (or, when none did,
 ///   the SCIM resource apart from `meta`); `UserDeactivated` / `UserReactivated` when `active`
 ///   flipped; `UserAccessChanged` when product roles or teams changed.
@@ -71,10 +83,8 @@ pub fn user_changes(
             return vec![Body::UserProvisioned(UserProvisioned { user: Some(after.clone()) })];
         }
         (Some(before), None) => {
-            return vec![Body::UserDeprovisioned(UserDeprovisioned {
-                user: Some(before.clone()),
-                erased,
-            })];
+            let user = if erased { ids_only(before) } else { before.clone() };
+            return vec![Body::UserDeprovisioned(UserDeprovisioned { user: Some(user), erased })];
         }
         (Some(before), Some(after)) => (before, after),
     };
@@ -335,18 +345,24 @@ mod tests {
     }
 
     #[test]
-    fn a_gone_user_is_deprovisioned_with_its_last_view() {
+    fn a_gone_user_is_deprovisioned_with_its_last_view_or_only_its_ids_when_erased() {
         let before = user();
-        for erased in [false, true] {
-            let bodies = user_changes(Some(&before), None, erased);
-            assert_eq!(
-                bodies,
-                vec![Body::UserDeprovisioned(UserDeprovisioned {
-                    user: Some(before.clone()),
-                    erased
-                })]
-            );
-        }
+        assert_eq!(
+            user_changes(Some(&before), None, false),
+            vec![Body::UserDeprovisioned(UserDeprovisioned {
+                user: Some(before.clone()),
+                erased: false
+            })]
+        );
+        let erased = ProductUser {
+            id: before.id.clone(),
+            external_id: before.external_id.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            user_changes(Some(&before), None, true),
+            vec![Body::UserDeprovisioned(UserDeprovisioned { user: Some(erased), erased: true })]
+        );
     }
 
     #[test]

@@ -293,6 +293,12 @@ impl Outgoing {
     }
 }
 
+/// A notification's payload in its ids-only form (`None`: not a notification).
+fn scrub(payload: &[u8]) -> Option<Vec<u8>> {
+    let decoded = notification::decode_notification(payload).ok()?;
+    Some(notification::encode_notification(&notification::ids_only(&decoded)))
+}
+
 /// Reconcile one directory; returns the types of the notifications appended.
 fn reconcile(
     conn: &mut PgConnection,
@@ -303,6 +309,9 @@ fn reconcile(
     let directory_id = touched.directory_id;
     if let Some(cause) = touched.deleted {
         notified::forget_directory(conn, directory_id)?;
+        // Downstream has what was published; the outbox keeps nothing more of a deleted
+        // directory (what is not yet published still goes out, and is pruned later).
+        outbox::forget_published(conn, directory_id)?;
         let body = Body::DirectoryDeleted(contract::DirectoryDeleted {});
         return append(conn, options, directory_id, &touched.tenant_id, vec![(body, cause)], form);
     }
@@ -531,6 +540,10 @@ impl<'a> Reconciliation<'a> {
                 view::user_view(&input, &self.rules)
             });
             let erased = row.is_none() || self.erase;
+            if row.is_none() {
+                // Erased from the projection: the outbox keeps only the ids of what it notified.
+                outbox::scrub_subject(conn, directory_id, *id, scrub)?;
+            }
             let cause = self.users.causes[id];
             for body in diff::user_changes(old_user_views.get(id), after.as_ref(), erased) {
                 self.outgoing.push_user(body, cause);

@@ -130,3 +130,57 @@ pub fn replace_payload(conn: &mut PgConnection, position: i64, payload: &[u8]) -
         .execute(conn)
         .map(drop)
 }
+
+/// Rewrite the payloads of a subject's notifications with `scrub` (the ids-only form), when the
+/// subject is erased: the outbox keeps every notification, and must not keep its personal data.
+/// Returns how many were rewritten.
+pub fn scrub_subject(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    subject_id: Uuid,
+    scrub: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> QueryResult<usize> {
+    let rows: Vec<(i64, Vec<u8>)> = notifications::table
+        .filter(notifications::directory_id.eq(directory_id))
+        .filter(notifications::subject_id.eq(subject_id))
+        .select((notifications::position, notifications::payload))
+        .load(conn)?;
+    let mut rewritten = 0;
+    for (position, payload) in rows {
+        if let Some(scrubbed) = scrub(&payload).filter(|s| *s != payload) {
+            diesel::update(notifications::table.filter(notifications::position.eq(position)))
+                .set(notifications::payload.eq(scrubbed))
+                .execute(conn)?;
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
+}
+
+/// Delete a deleted directory's published notifications (those not yet published still go out,
+/// and are pruned after the retention).
+pub fn forget_published(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<usize> {
+    diesel::delete(
+        notifications::table
+            .filter(notifications::directory_id.eq(directory_id))
+            .filter(notifications::published_at.is_not_null()),
+    )
+    .execute(conn)
+}
+
+/// Delete up to `batch` published notifications appended before `before` (never an unpublished
+/// one); returns how many went.
+pub fn prune_published(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM notifications WHERE position IN \
+           (SELECT position FROM notifications \
+             WHERE published_at IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
+}

@@ -76,3 +76,42 @@ pub fn notify(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
     }
     Ok(())
 }
+
+/// Erase the response bodies (the resource as it was: personal data) of a resource's outcomes,
+/// when the resource is erased. Their statuses stay.
+pub fn forget_resource(
+    conn: &mut PgConnection,
+    directory_id: Uuid,
+    resource_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(event_outcomes::table)
+        .filter(event_outcomes::directory_id.eq(directory_id))
+        .filter(event_outcomes::resource_id.eq(resource_id))
+        .filter(event_outcomes::body.is_not_null())
+        .set(event_outcomes::body.eq(None::<serde_json::Value>))
+        .execute(conn)
+}
+
+/// Delete a deleted directory's applied outcomes (the resources they answered with). Its
+/// rejections stay until the retention: they hold no resource, and requests may still wait for
+/// the latest of them (the deletion's own outcome is a 204).
+pub fn forget_directory(conn: &mut PgConnection, directory_id: Uuid) -> QueryResult<usize> {
+    diesel::delete(
+        event_outcomes::table
+            .filter(event_outcomes::directory_id.eq(directory_id))
+            .filter(event_outcomes::status.lt(300))
+            .filter(event_outcomes::body.is_not_null()),
+    )
+    .execute(conn)
+}
+
+/// Delete up to `batch` outcomes recorded before `before`; returns how many went.
+pub fn prune(conn: &mut PgConnection, before: DateTime<Utc>, batch: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM event_outcomes WHERE event_id IN \
+           (SELECT event_id FROM event_outcomes WHERE applied_at < $1 ORDER BY applied_at LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .bind::<diesel::sql_types::BigInt, _>(batch)
+    .execute(conn)
+}
