@@ -51,7 +51,7 @@ test: ## Everything: lint, unit, integration, `make run`, scim2-tester, Postman;
 	  exit $$status
 
 .PHONY: lint
-lint: ## rustfmt check, clippy -D warnings, crate boundaries, module cycles, deploy config copies, schema.rs drift
+lint: ## rustfmt, clippy -D warnings, crate boundaries, module cycles, deploy config copies, schema.rs and OpenAPI drift, buf lint + breaking, kustomize + manifest validation, and proof that the last two catch defects
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	scripts/check-boundaries.sh
@@ -60,6 +60,9 @@ lint: ## rustfmt check, clippy -D warnings, crate boundaries, module cycles, dep
 	@scripts/stack.sh postgres
 	scripts/check-schema.sh
 	scripts/check-openapi.sh
+	scripts/check-proto.sh
+	scripts/check-manifests.sh
+	scripts/test-lint-catches.sh
 
 .PHONY: test-unit
 test-unit: ## Unit and property tests of every crate (no services needed)

