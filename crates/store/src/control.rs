@@ -24,6 +24,9 @@ pub struct Directory {
     pub name: String,
     pub deprovision_policy: String,
     pub created_at: DateTime<Utc>,
+    /// The policy it was created with (`roster rebuild` starts from it: later changes are in
+    /// the change log).
+    pub initial_deprovision_policy: String,
 }
 
 impl Directory {
@@ -232,6 +235,7 @@ pub fn create_directory(
         name: name.to_string(),
         deprovision_policy: policy.as_str().to_string(),
         created_at: Utc::now(),
+        initial_deprovision_policy: policy.as_str().to_string(),
     };
     diesel::insert_into(directories::table).values(&directory).execute(conn)?;
     Ok(directory)
@@ -280,6 +284,7 @@ pub fn ensure_directory(
         name: name.to_string(),
         deprovision_policy: DeprovisionPolicy::Tombstone.as_str().to_string(),
         created_at: Utc::now(),
+        initial_deprovision_policy: DeprovisionPolicy::Tombstone.as_str().to_string(),
     };
     diesel::insert_into(directories::table).values(&directory).execute(conn)?;
     Ok(directory)

@@ -45,6 +45,7 @@ diesel::table! {
         name -> Text,
         deprovision_policy -> Text,
         created_at -> Timestamptz,
+        initial_deprovision_policy -> Text,
     }
 }
 

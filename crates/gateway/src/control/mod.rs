@@ -264,6 +264,7 @@ mod tests {
             name: "d".into(),
             deprovision_policy: "tombstone".into(),
             created_at: Utc::now(),
+            initial_deprovision_policy: "tombstone".into(),
         };
         let caller = |scope| Caller { subject: "t".into(), token_id: None, scope };
         assert!(caller(Scope::Operator).sees_directory(&directory));

@@ -1,0 +1,1 @@
+ALTER TABLE directories DROP COLUMN initial_deprovision_policy;
