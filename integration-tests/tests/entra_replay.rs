@@ -230,6 +230,11 @@ async fn every_documented_entra_request_in_order() {
     }
     assert_eq!(replayed, fixtures["fixtures"].as_array().unwrap().len());
     provisioning_log_lists_every_request(&app, replay.sent.into_inner()).await;
+    // Replaying the log into a fresh database reproduces the projection row for row.
+    let into = crate::rebuild::rebuild_url(&app);
+    let rebuilt = crate::rebuild::rebuild(&app, &into);
+    let _ = roster_store::database::drop_if_exists(&into);
+    assert_eq!(rebuilt.differences, Vec::<String>::new());
 }
 
 /// The directory's provisioning log holds one entry per request sent, each with the status

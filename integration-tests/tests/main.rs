@@ -19,6 +19,7 @@ mod metrics;
 mod migrations;
 mod parking;
 mod patch_roundtrip;
+mod rebuild;
 mod retention;
 mod role_mapper_crash;
 mod role_mapping;

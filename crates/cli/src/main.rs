@@ -63,6 +63,12 @@ enum Command {
         #[command(subcommand)]
         command: NotificationsCommand,
     },
+    /// Replay the change log into a fresh database with the projector's code; `--verify`
+    /// compares the result with the live projection (exit 1 on any difference).
+    Rebuild(roster_cli::rebuild::RebuildArgs),
+    /// Publish a directory's notifications from the outbox to Kafka again, from a sequence, for
+    /// a consumer that lost its copy (consumers deduplicate by directory and sequence).
+    Replay(roster_cli::replay::ReplayArgs),
     /// The change log (roster.changes.v1): look at one event, or reject one the consumers
     /// cannot get past.
     Log {
@@ -259,6 +265,25 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Notifications { command: NotificationsCommand::Tail(args) } => {
             notifications::run(&settings, args)?;
+        }
+        Command::Rebuild(args) => {
+            let rebuilt = roster_cli::rebuild::run(&settings, &args)?;
+            if args.verify {
+                for difference in &rebuilt.differences {
+                    say(difference);
+                }
+                if !rebuilt.differences.is_empty() {
+                    bail!(
+                        "{} differences between the live and the rebuilt projection",
+                        rebuilt.differences.len()
+                    );
+                }
+                eprintln!("verify: no differences");
+            }
+        }
+        Command::Replay(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(roster_cli::replay::run(&settings, &args))?;
         }
         Command::Log { command: LogCommand::Inspect(args) } => {
             say(&serde_json::to_string_pretty(&roster_cli::log::inspect(&settings, &args)?)?);

@@ -12,6 +12,22 @@ use secrecy::ExposeSecret;
 
 use crate::settings::KafkaSettings;
 
+/// The CloudEvents binary-mode headers of a notification's record (`ce_id`, `ce_type`, …), read
+/// from its protobuf payload: what the relay and `roster replay` publish with. A payload that
+/// does not decode gets no headers (the error says why).
+pub fn notification_headers(
+    payload: &[u8],
+) -> Result<rdkafka::message::OwnedHeaders, prost::DecodeError> {
+    use rdkafka::message::{Header, OwnedHeaders};
+    let decoded = roster_events::notification::decode_notification(payload)?;
+    Ok(roster_events::notification::cloudevent_headers(&decoded).into_iter().fold(
+        OwnedHeaders::new(),
+        |headers, (name, value)| {
+            headers.insert(Header { key: name, value: Some(value.as_bytes()) })
+        },
+    ))
+}
+
 /// What every client of Roster shares: the brokers and how to reach them (`kafka.security_protocol`
 /// and, with it, TLS and SASL). librdkafka is built with OpenSSL (rdkafka's `ssl` feature), so
 /// `ssl`, `sasl_ssl` and the SCRAM mechanisms are available.

@@ -20,7 +20,7 @@ use diesel::connection::Connection;
 use diesel::sql_types::{BigInt, Bool};
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use roster_events::notification;
 use roster_platform::Shutdown;
@@ -337,13 +337,8 @@ async fn publish(producer: &FutureProducer, topic: &str, rows: &[Unpublished]) -
             continue;
         }
         let key = row.directory_id.to_string();
-        let headers = match notification::decode_notification(&row.payload) {
-            Ok(n) => notification::cloudevent_headers(&n).into_iter().fold(
-                OwnedHeaders::new(),
-                |headers, (name, value)| {
-                    headers.insert(Header { key: name, value: Some(value.as_bytes()) })
-                },
-            ),
+        let headers = match roster_platform::kafka::notification_headers(&row.payload) {
+            Ok(headers) => headers,
             Err(error) => {
                 tracing::error!(%error, directory.id = %row.directory_id, sequence = row.sequence, "an outbox payload does not decode; published without headers");
                 OwnedHeaders::new()

@@ -969,6 +969,7 @@ async fn run_all(
         say(format!("not consistent yet ({}); checking again", attempt.failures[0]));
         tokio::time::sleep(Duration::from_secs(3)).await;
     };
+    rebuild_and_verify(&bin_dir, database_url, brokers, &mut findings);
     for line in &ledger.server_errors {
         findings.fail(format!("server error: {line}"));
     }
@@ -983,6 +984,39 @@ async fn run_all(
     }
 
     Ok(report(stack, &ledger, &findings, loaded, settle, &timeline))
+}
+
+/// `roster rebuild --verify` into a fresh database beside the run's: the log replayed with the
+/// projector's code must reproduce the projection that survived the faults, row for row.
+fn rebuild_and_verify(bin_dir: &Path, database_url: &str, brokers: &str, findings: &mut Findings) {
+    let Some((prefix, _)) = database_url.rsplit_once('/') else { return };
+    let into = format!("{prefix}/roster_chaos_rebuild_{}", Uuid::new_v4().simple());
+    let started = Instant::now();
+    let output = Command::new(bin_dir.join("roster"))
+        .args(["rebuild", "--verify", "--quiet", "--into", &into])
+        .env("ROSTER__DATABASE__URL", database_url)
+        .env("ROSTER__KAFKA__BROKERS", brokers)
+        .env("ROSTER__TELEMETRY__FILTER", "warn")
+        .output();
+    let _ = roster_store::database::drop_if_exists(&into);
+    match output {
+        Ok(output) if output.status.success() => {
+            findings.notes.push((
+                "rebuild --verify".to_string(),
+                format!("no differences ({:.1} s)", started.elapsed().as_secs_f64()),
+            ));
+        }
+        Ok(output) => {
+            let printed = String::from_utf8_lossy(&output.stdout);
+            let errors = String::from_utf8_lossy(&output.stderr);
+            findings.fail(format!(
+                "rebuild --verify found differences: {} {}",
+                printed.lines().take(5).collect::<Vec<_>>().join("; "),
+                errors.lines().last().unwrap_or_default()
+            ));
+        }
+        Err(error) => findings.fail(format!("roster rebuild could not run: {error}")),
+    }
 }
 
 /// The report on stdout; whether every check passed.
