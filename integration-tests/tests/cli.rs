@@ -6,8 +6,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use roster_integration_tests::{TestApp, eventually};
-use serde_json::Value;
+use roster_integration_tests::{TestApp, entra_user, eventually};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The `roster` binary, built (or found up to date) once per test run, so that the process run
@@ -198,4 +198,125 @@ async fn cli_creates_a_tenant_a_directory_and_a_token_then_revokes_it() {
         )),
         "{error}"
     );
+}
+
+/// A file of the test, removed with the value.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn json(value: &Value) -> TempFile {
+        let path = std::env::temp_dir().join(format!("roster-cli-{}.json", Uuid::new_v4()));
+        std::fs::write(&path, value.to_string()).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_reads_and_changes_a_directory_through_the_api() {
+    let mut app = TestApp::spawn().await;
+    app.start_role_mapper().await;
+    let roster = Roster { api_url: app.base_url.clone(), token: app.admin_token(None) };
+    let dir = app.directory_id.to_string();
+    let tenant = app.tenant_id.to_string();
+    let created = app.post_user(&entra_user("ada@contoso.com")).await;
+    assert_eq!(created.status(), 201);
+    let user_id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // Rules: what `get` printed, edited, is what `set` takes, with its version as If-Match.
+    let mut rules = roster.json(&["role-mappings", "get", "--directory", &dir]).await;
+    assert_eq!(rules["version"], 0);
+    rules["rules"] = json!({"appRoles": [], "groups": [], "defaultRole": "member"});
+    let file = TempFile::json(&rules);
+    let preview = roster
+        .json(&["role-mappings", "preview", "--directory", &dir, "--file", file.path()])
+        .await;
+    assert_eq!(preview["usersEvaluated"], 1, "{preview}");
+    let set =
+        roster.json(&["role-mappings", "set", "--directory", &dir, "--file", file.path()]).await;
+    assert_eq!(set["version"], 1, "{set}");
+    // The same file again: its version 0 is stale.
+    let error =
+        roster.fails(&["role-mappings", "set", "--directory", &dir, "--file", file.path()]).await;
+    assert!(error.starts_with("error: 412 "), "{error}");
+
+    let users = roster.json(&["users", "list", "--directory", &dir, "--user-name", "ADA"]).await;
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    assert_eq!(users[0]["userName"], "ada@contoso.com");
+    let user = roster.json(&["users", "get", "--directory", &dir, &user_id]).await;
+    assert_eq!(user["id"], user_id.as_str());
+    assert_eq!(roster.json(&["groups", "list", "--directory", &dir]).await, json!([]));
+
+    // The provisioning log is written off the request path: it shows up shortly.
+    eventually(Duration::from_secs(10), "the POST in the provisioning log", || async {
+        let log = roster
+            .json(&[
+                "provisioning-log",
+                "--directory",
+                &dir,
+                "--resource",
+                "User",
+                "--status",
+                "201",
+            ])
+            .await;
+        (log.as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    let health = roster.json(&["health", "--directory", &dir]).await;
+    assert!(health.is_object(), "{health}");
+    let link = roster.json(&["portal-link", "create", "--directory", &dir, "--minutes", "5"]).await;
+    assert!(link["url"].as_str().unwrap().starts_with(&app.base_url), "{link}");
+    let settings =
+        roster.json(&["directory", "settings", &dir, "--deprovision-policy", "erase"]).await;
+    assert_eq!(settings["deprovisionPolicy"], "erase", "{settings}");
+    eventually(Duration::from_secs(30), "notifications in the Events API", || async {
+        let events = roster.json(&["events", "list", "--directory", &dir, "--all"]).await;
+        (!events.as_array().unwrap().is_empty()).then_some(())
+    })
+    .await;
+
+    // An admin token of the tenant, made with the CLI: it sees its tenant only, until revoked.
+    let issued =
+        roster.json(&["admin-token", "create", "--subject", "helpdesk", "--tenant", &tenant]).await;
+    let helpdesk =
+        Roster { token: issued["token"].as_str().unwrap().to_string(), ..roster.clone() };
+    let seen = helpdesk.json(&["tenant", "list"]).await;
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen[0]["id"], tenant.as_str());
+    let listed = roster.ok(&["admin-token", "list", "--jsonl"]).await;
+    assert!(listed.contains(issued["id"].as_str().unwrap()), "{listed}");
+    assert!(!listed.contains(&helpdesk.token), "admin token list shows a secret");
+    roster.ok(&["admin-token", "revoke", issued["id"].as_str().unwrap()]).await;
+    eventually(Duration::from_secs(5), "the revoked admin token to be refused", || async {
+        let run = helpdesk.run(&["tenant", "list"]).await;
+        (run.code == Some(1) && run.stderr.starts_with("error: 401 ")).then_some(())
+    })
+    .await;
+    let audit = roster.json(&["audit-log", "--tenant", &tenant]).await;
+    let actions: Vec<&str> =
+        audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["role_mappings.changed", "portal_link.created", "admin_token.revoked"] {
+        assert!(actions.contains(&action), "{action} not in {actions:?}");
+    }
+
+    // The OpenAPI document needs no token.
+    let anonymous = Roster { token: String::new(), ..roster.clone() };
+    assert!(anonymous.json(&["openapi"]).await["openapi"].is_string());
+
+    // Renamed, then found and deleted by its new name.
+    roster.ok(&["tenant", "rename", &tenant, "--name", "Renamed Tenant"]).await;
+    assert_eq!(roster.json(&["tenant", "get", "Renamed Tenant"]).await["id"], tenant.as_str());
+    roster.ok(&["tenant", "delete", "Renamed Tenant"]).await;
+    let error = roster.fails(&["tenant", "get", &tenant]).await;
+    assert!(error.starts_with("error: 404 "), "{error}");
 }
