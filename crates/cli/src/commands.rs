@@ -719,7 +719,7 @@ fn follow(
 ) -> anyhow::Result<()> {
     let mut printed = Remembered::new(FOLLOW_MEMORY);
     let first = client.page(request, None, limit)?;
-    for item in first.items.iter().rev() {
+    for item in &oldest_first(first.items) {
         printed.insert(entry_key(item));
         out.compact(item)?;
     }
@@ -751,11 +751,21 @@ fn follow(
                 _ => break,
             }
         }
-        for item in fresh.iter().rev() {
+        for item in &oldest_first(fresh) {
             out.compact(item)?;
         }
     }
     Ok(())
+}
+
+/// Entries of a newest-first page in the order they happened: by their `time` (RFC 3339 in
+/// UTC, which sorts as text) where they all have one, else the page's order reversed.
+fn oldest_first(mut entries: Vec<Value>) -> Vec<Value> {
+    entries.reverse();
+    if entries.iter().all(|e| e.get("time").is_some_and(Value::is_string)) {
+        entries.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    }
+    entries
 }
 
 fn transient(error: &ApiError) -> bool {
@@ -1145,6 +1155,21 @@ mod tests {
         let path = format!("/admin/v1/directories/{DIRECTORY}/notifications");
         assert_eq!(server.request(0).path, format!("{path}?after=0&limit=2"));
         assert_eq!(server.request(1).path, format!("{path}?after=2&limit=2"));
+    }
+
+    #[test]
+    fn follow_prints_in_the_order_of_time() {
+        let entry = |id: i64, time: &str| json!({"id": id, "time": time});
+        let page = vec![
+            entry(1, "2026-12-06T20:16:27.974Z"),
+            entry(4, "2026-12-06T20:16:27.804Z"),
+            entry(3, "2026-12-06T20:16:27.858Z"),
+        ];
+        let ids = |entries: Vec<Value>| entries.iter().map(|e| e["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(oldest_first(page)), [json!(4), json!(3), json!(1)]);
+        // Without times, the newest-first page reversed.
+        let page = vec![json!({"id": 2}), json!({"id": 1, "time": "x"})];
+        assert_eq!(ids(oldest_first(page)), [json!(1), json!(2)]);
     }
 
     #[test]
