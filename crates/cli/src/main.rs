@@ -1,9 +1,13 @@
-//! `roster`, the operator CLI.
+//! `roster`, the operator CLI: the admin API over HTTP (`ROSTER_API_URL`, `ROSTER_ADMIN_TOKEN`)
+//! for everything but what must be done where the database is: migrations, the first admin
+//! token, the development bootstrap, and the change log.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use roster_cli::commands::{self, AdminTokenApiCommand, ApiCommand, Connection};
 use roster_platform::{Settings, tokens};
 use roster_store::control;
 use secrecy::{ExposeSecret, SecretString};
@@ -15,9 +19,12 @@ mod notifications;
 #[command(
     name = "roster",
     version,
-    about = "Operate Roster: migrations, tenants, directories, tokens, the change log"
+    about = "Operate Roster: tenants, directories, tokens and the rest through the admin API; \
+             migrations, the first admin token and the change log where the database is"
 )]
 struct Cli {
+    #[command(flatten)]
+    connection: Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,22 +40,9 @@ enum Command {
         #[arg(long)]
         revert_all: bool,
     },
-    /// Tenants: the customers.
-    Tenant {
-        #[command(subcommand)]
-        command: TenantCommand,
-    },
-    /// Directories: one SCIM endpoint (Tenant URL) each.
-    Directory {
-        #[command(subcommand)]
-        command: DirectoryCommand,
-    },
-    /// SCIM secret tokens.
-    Token {
-        #[command(subcommand)]
-        command: TokenCommand,
-    },
-    /// Admin API tokens (`/admin/v1/…`).
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Admin API tokens: `issue` the first where the database is, the rest through the API.
     AdminToken {
         #[command(subcommand)]
         command: AdminTokenCommand,
@@ -88,43 +82,6 @@ enum LogCommand {
 }
 
 #[derive(Subcommand)]
-enum TenantCommand {
-    /// Create a tenant (or show the one with this name); prints its id.
-    Create {
-        #[arg(long)]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum DirectoryCommand {
-    /// Create a directory for a tenant (or show the one with this name); prints its id.
-    Create {
-        /// Tenant id or name.
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Issue a secret token for a directory. Prints the Tenant URL and the token, once.
-    Issue {
-        #[arg(long)]
-        directory: Uuid,
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-    /// Revoke a token by id; gateways stop accepting it within a second.
-    Revoke {
-        #[arg(long)]
-        token_id: Uuid,
-    },
-}
-
-#[derive(Subcommand)]
 enum AdminTokenCommand {
     /// Sign an admin API token, record it, and print it (once). Made where the database is:
     /// the first operator token; every later one can come from the API.
@@ -140,6 +97,8 @@ enum AdminTokenCommand {
         #[arg(long)]
         hours: Option<i64>,
     },
+    #[command(flatten)]
+    Api(AdminTokenApiCommand),
 }
 
 #[derive(Subcommand)]
@@ -162,12 +121,47 @@ enum NotificationsCommand {
     Tail(notifications::TailArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Api(command) => commands::run(&cli.connection, command, &mut stdout),
+        Command::AdminToken { command: AdminTokenCommand::Api(command) } => {
+            commands::run_admin_token(&cli.connection, command, &mut stdout)
+        }
+        command => {
+            drop(stdout);
+            database_side(command)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `roster tenant list | head -1`: the reader had what it wanted.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The commands that work where the database (and the broker) is.
+fn database_side(command: Command) -> anyhow::Result<()> {
     let settings =
         Settings::load().context("loading settings (config/ and ROSTER__* variables)")?;
     let url = settings.database.url.clone();
-    match cli.command {
+    match command {
+        Command::Api(_) | Command::AdminToken { command: AdminTokenCommand::Api(_) } => {
+            bail!("not a database-side command")
+        }
         Command::Migrate { create_database, revert_all } => {
             if create_database && roster_store::database::create_if_missing(&url)? {
                 eprintln!("created database");
@@ -210,27 +204,6 @@ fn main() -> anyhow::Result<()> {
             )?;
             eprintln!("admin token id: {} (expires {})", row.id, row.expires_at.to_rfc3339());
             say(token.expose_secret());
-        }
-        Command::Tenant { command: TenantCommand::Create { name } } => {
-            let tenant = control::ensure_tenant(&mut connect(&url)?, &name)?;
-            say(&tenant.id.to_string());
-        }
-        Command::Directory { command: DirectoryCommand::Create { tenant, name } } => {
-            let mut conn = connect(&url)?;
-            let tenant_id = tenant_id(&mut conn, &tenant)?;
-            let directory = control::ensure_directory(&mut conn, tenant_id, &name)?;
-            say(&directory.id.to_string());
-        }
-        Command::Token { command: TokenCommand::Issue { directory, description } } => {
-            let mut conn = connect(&url)?;
-            let token = issue_token(&settings, &mut conn, directory, &description)?;
-            print_connection(&settings, directory, &token);
-        }
-        Command::Token { command: TokenCommand::Revoke { token_id } } => {
-            if !control::revoke_token(&mut connect(&url)?, token_id)? {
-                bail!("no token {token_id}");
-            }
-            eprintln!("token {token_id} revoked");
         }
         Command::Dev { command: DevCommand::Bootstrap { state_file, admin_token_file } } => {
             let mut conn = connect(&url)?;
@@ -390,4 +363,301 @@ fn print_connection(settings: &Settings, directory_id: Uuid, token: &SecretStrin
 #[allow(clippy::print_stdout)]
 fn say(line: &str) {
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::CommandFactory;
+    use roster_cli::commands::{
+        DeprovisionPolicy, DirectoryCommand, EventsCommand, RoleMappingsCommand, TenantCommand,
+        TokenCommand, UsersCommand,
+    };
+
+    use super::*;
+
+    const DIRECTORY: &str = "6f1c2a7e-1b1f-4a8e-9e55-0a2f8b8e4c11";
+    const TOKEN_ID: &str = "0b8e5a1c-2d3f-4e5a-9b6c-7d8e9f0a1b2c";
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("roster").chain(args.iter().copied()))
+    }
+
+    fn api(args: &[&str]) -> ApiCommand {
+        match parse(args).unwrap().command {
+            Command::Api(command) => command,
+            _ => panic!("{args:?} is not an API command"),
+        }
+    }
+
+    fn directory() -> Uuid {
+        Uuid::parse_str(DIRECTORY).unwrap()
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tenants() {
+        assert!(matches!(
+            api(&["tenant", "create", "--name", "Contoso"]),
+            ApiCommand::Tenant { command: TenantCommand::Create { name } } if name == "Contoso"
+        ));
+        assert!(matches!(
+            api(&["tenant", "rename", "Contoso", "--name", "Contoso Ltd"]),
+            ApiCommand::Tenant { command: TenantCommand::Rename { tenant, name } }
+                if tenant == "Contoso" && name == "Contoso Ltd"
+        ));
+        assert!(matches!(
+            api(&["tenant", "list", "--all", "--jsonl", "--limit", "500"]),
+            ApiCommand::Tenant { command: TenantCommand::List(list) }
+                if list.all && list.jsonl && list.limit == Some(500)
+        ));
+        for limit in ["0", "501", "many"] {
+            assert!(parse(&["tenant", "list", "--limit", limit]).is_err(), "{limit}");
+        }
+        assert!(parse(&["tenant", "create"]).is_err());
+        assert!(parse(&["tenant", "delete"]).is_err());
+    }
+
+    #[test]
+    fn directories() {
+        assert!(matches!(
+            api(&["directory", "create", "--tenant", "Contoso", "--name", "advisors",
+                  "--deprovision-policy", "erase"]),
+            ApiCommand::Directory { command: DirectoryCommand::Create {
+                tenant, name, deprovision_policy: Some(DeprovisionPolicy::Erase) } }
+                if tenant == "Contoso" && name == "advisors"
+        ));
+        assert!(matches!(
+            api(&["directory", "settings", DIRECTORY, "--deprovision-policy", "tombstone"]),
+            ApiCommand::Directory { command: DirectoryCommand::Settings {
+                directory: d, deprovision_policy: DeprovisionPolicy::Tombstone } }
+                if d == directory()
+        ));
+        assert!(parse(&["directory", "settings", DIRECTORY]).is_err());
+        assert!(
+            parse(&[
+                "directory",
+                "create",
+                "--tenant",
+                "t",
+                "--name",
+                "n",
+                "--deprovision-policy",
+                "shred"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["directory", "get", "advisors"]).is_err(), "ids are UUIDs");
+        assert!(parse(&["directory", "list"]).is_err(), "--tenant is required");
+    }
+
+    #[test]
+    fn tokens() {
+        match api(&[
+            "token",
+            "issue",
+            "--directory",
+            DIRECTORY,
+            "--expires-at",
+            "2027-01-31T18:00:00Z",
+            "--description",
+            "Entra",
+        ]) {
+            ApiCommand::Token {
+                command: TokenCommand::Issue { directory: d, expires_at, description },
+            } => {
+                assert_eq!(d, directory());
+                assert_eq!(expires_at.unwrap().to_rfc3339(), "2027-01-31T18:00:00+00:00");
+                assert_eq!(description.as_deref(), Some("Entra"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&["token", "issue", "--directory", DIRECTORY, "--expires-at", "tomorrow"])
+                .is_err()
+        );
+        assert!(matches!(
+            api(&["token", "revoke", "--directory", DIRECTORY, "--token-id", TOKEN_ID]),
+            ApiCommand::Token { command: TokenCommand::Revoke { token_id, .. } }
+                if token_id.to_string() == TOKEN_ID
+        ));
+        assert!(parse(&["token", "revoke", "--token-id", TOKEN_ID]).is_err());
+        assert!(matches!(
+            api(&["token", "list", "--directory", DIRECTORY]),
+            ApiCommand::Token { command: TokenCommand::List { .. } }
+        ));
+    }
+
+    #[test]
+    fn role_mappings_users_groups_events() {
+        assert!(matches!(
+            api(&["role-mappings", "set", "--directory", DIRECTORY, "--file", "-", "--if-match", "3"]),
+            ApiCommand::RoleMappings { command: RoleMappingsCommand::Set { rules, if_match: Some(3), .. } }
+                if rules.file.as_os_str() == "-"
+        ));
+        assert!(parse(&["role-mappings", "preview", "--directory", DIRECTORY]).is_err());
+        assert!(matches!(
+            api(&["users", "get", "--directory", DIRECTORY, "2819c223"]),
+            ApiCommand::Users { command: UsersCommand::Get { user_id, .. } } if user_id == "2819c223"
+        ));
+        assert!(matches!(
+            api(&["users", "list", "--directory", DIRECTORY, "--user-name", "ada", "--all"]),
+            ApiCommand::Users { command: UsersCommand::List { user_name: Some(p), list, .. } }
+                if p == "ada" && list.all
+        ));
+        assert!(matches!(
+            api(&["groups", "list", "--directory", DIRECTORY, "--display-name", "Lis"]),
+            ApiCommand::Groups { .. }
+        ));
+        assert!(matches!(
+            api(&["events", "list", "--directory", DIRECTORY, "--after", "42"]),
+            ApiCommand::Events { command: EventsCommand::List { after: 42, .. } }
+        ));
+        assert!(matches!(api(&["health", "--directory", DIRECTORY]), ApiCommand::Health { .. }));
+        assert!(matches!(api(&["openapi"]), ApiCommand::Openapi));
+    }
+
+    #[test]
+    fn the_provisioning_log() {
+        match api(&[
+            "provisioning-log",
+            "--directory",
+            DIRECTORY,
+            "--status",
+            "failure",
+            "--resource",
+            "User",
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--follow",
+        ]) {
+            ApiCommand::ProvisioningLog(args) => {
+                assert_eq!(args.status.as_deref(), Some("failure"));
+                assert_eq!(args.resource.as_deref(), Some("User"));
+                assert!(args.since.is_some() && args.follow);
+            }
+            other => panic!("{other:?}"),
+        }
+        for status in ["success", "409", "500"] {
+            assert!(
+                parse(&["provisioning-log", "--directory", DIRECTORY, "--status", status]).is_ok(),
+                "{status}"
+            );
+        }
+        for status in ["failed", "40", "4090", "700"] {
+            assert!(
+                parse(&["provisioning-log", "--directory", DIRECTORY, "--status", status]).is_err(),
+                "{status}"
+            );
+        }
+        assert!(
+            parse(&["provisioning-log", "--directory", DIRECTORY, "--follow", "--all"]).is_err()
+        );
+    }
+
+    #[test]
+    fn portal_links_admin_tokens_and_the_audit_log() {
+        assert!(matches!(
+            api(&["portal-link", "create", "--directory", DIRECTORY, "--minutes", "30"]),
+            ApiCommand::PortalLink { .. }
+        ));
+        assert!(
+            parse(&["portal-link", "create", "--directory", DIRECTORY, "--minutes", "1441"])
+                .is_err()
+        );
+        assert!(matches!(
+            parse(&["admin-token", "create", "--subject", "ops", "--tenant", "Contoso"]).unwrap().command,
+            Command::AdminToken { command: AdminTokenCommand::Api(AdminTokenApiCommand::Create {
+                subject, tenant: Some(tenant), expires_at: None }) }
+                if subject == "ops" && tenant == "Contoso"
+        ));
+        assert!(matches!(
+            parse(&["admin-token", "revoke", TOKEN_ID]).unwrap().command,
+            Command::AdminToken {
+                command: AdminTokenCommand::Api(AdminTokenApiCommand::Revoke { .. })
+            }
+        ));
+        assert!(matches!(
+            parse(&["admin-token", "list", "--jsonl"]).unwrap().command,
+            Command::AdminToken { command: AdminTokenCommand::Api(AdminTokenApiCommand::List(_)) }
+        ));
+        assert!(matches!(
+            api(&["audit-log", "--tenant", "Contoso", "--directory", DIRECTORY]),
+            ApiCommand::AuditLog(args) if args.tenant.as_deref() == Some("Contoso")
+        ));
+    }
+
+    #[test]
+    fn the_database_side_commands_stay() {
+        assert!(matches!(
+            parse(&["migrate", "--create-database"]).unwrap().command,
+            Command::Migrate { create_database: true, revert_all: false }
+        ));
+        assert!(matches!(
+            parse(&[
+                "admin-token",
+                "issue",
+                "--subject",
+                "ops",
+                "--tenant",
+                "Contoso",
+                "--hours",
+                "8"
+            ])
+            .unwrap()
+            .command,
+            Command::AdminToken { command: AdminTokenCommand::Issue { hours: Some(8), .. } }
+        ));
+        assert!(matches!(
+            parse(&["dev", "bootstrap", "--state-file", ".roster/token"]).unwrap().command,
+            Command::Dev { command: DevCommand::Bootstrap { .. } }
+        ));
+        assert!(matches!(
+            parse(&["notifications", "tail", "--directory", DIRECTORY, "--from-beginning"])
+                .unwrap()
+                .command,
+            Command::Notifications { .. }
+        ));
+        assert!(matches!(
+            parse(&["log", "reject", "--partition", "3", "--offset", "1234", "--reason", "poison"])
+                .unwrap()
+                .command,
+            Command::Log { command: LogCommand::Reject(_) }
+        ));
+    }
+
+    #[test]
+    fn the_api_url_and_token_go_anywhere_on_the_line() {
+        let cli = parse(&["--api-url", "https://roster.example.com", "tenant", "list"]).unwrap();
+        assert_eq!(cli.connection.api_url, "https://roster.example.com");
+        let cli = parse(&[
+            "tenant",
+            "list",
+            "--api-url",
+            "https://r.example.com",
+            "--admin-token",
+            "s3cr3t",
+        ])
+        .unwrap();
+        assert_eq!(cli.connection.api_url, "https://r.example.com");
+        assert_eq!(
+            cli.connection.admin_token.map(|t| t.expose_secret().to_string()).as_deref(),
+            Some("s3cr3t")
+        );
+    }
+
+    #[test]
+    fn help_never_shows_the_token_from_the_environment() {
+        // clap reads the environment when it renders help; the flag must hide the value.
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("ROSTER_ADMIN_TOKEN"), "{help}");
+        let arg =
+            Cli::command().get_arguments().find(|a| a.get_id() == "admin_token").cloned().unwrap();
+        assert!(arg.is_hide_env_values_set());
+    }
 }
