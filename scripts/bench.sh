@@ -66,6 +66,10 @@ scripts/stack.sh broker-memory "$WORK/broker"
 "$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
 until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null; do sleep 0.2; done
 "$BIN"/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
+# The scenarios' tenants, directories and tokens come from the admin API, as an operator's do.
+export ROSTER_API_URL=http://127.0.0.1:$GATEWAY_PORT
+ROSTER_ADMIN_TOKEN=$("$BIN"/roster admin-token issue --subject bench 2>/dev/null)
+export ROSTER_ADMIN_TOKEN
 url=$(sed -n 's/^Tenant URL: //p' "$WORK/connection")
 export TOKEN
 TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/connection")
@@ -102,8 +106,8 @@ if want filter; then
   # create phase made in the first directory. Postgres on these machines runs with autovacuum
   # off, so the table is analyzed here as autovacuum would have done by now.
   lookup_users=${BENCH_LOOKUP_USERS:-100000}
-  tenant=$("$BIN"/roster tenant create --name "Lookups" 2>/dev/null)
-  lookups=$("$BIN"/roster directory create --tenant "$tenant" --name "lookups" 2>/dev/null)
+  tenant=$("$BIN"/roster tenant create --name "Lookups" | jq -r .id)
+  lookups=$("$BIN"/roster directory create --tenant "$tenant" --name "lookups" | jq -r .id)
   "$BIN"/roster token issue --directory "$lookups" >"$WORK/lookup-connection" 2>/dev/null
   "$BIN"/seed-users --directory "$lookups" --users "$lookup_users" >&2
   psql -q "$ROSTER__DATABASE__URL" -c "ANALYZE users"
@@ -119,8 +123,8 @@ fi
 # stay in the table, as other tenants' would). The binary prints its own Markdown table.
 sync_status=0
 if want sync; then
-  tenant=$("$BIN"/roster tenant create --name "Initial Sync" 2>/dev/null)
-  directory=$("$BIN"/roster directory create --tenant "$tenant" --name "initial-sync" 2>/dev/null)
+  tenant=$("$BIN"/roster tenant create --name "Initial Sync" | jq -r .id)
+  directory=$("$BIN"/roster directory create --tenant "$tenant" --name "initial-sync" | jq -r .id)
   "$BIN"/roster token issue --directory "$directory" >"$WORK/sync-connection" 2>/dev/null
   echo "bench: initial sync into directory $directory; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   sync=$(TENANT_URL=$(sed -n 's/^Tenant URL: //p' "$WORK/sync-connection") \
@@ -135,8 +139,8 @@ fi
 if want flood; then
   # Two tenants: the flood's directory and the bystander's, both new.
   for who in flood bystander; do
-    tenant=$("$BIN"/roster tenant create --name "Flood $who" 2>/dev/null)
-    directory=$("$BIN"/roster directory create --tenant "$tenant" --name "$who" 2>/dev/null)
+    tenant=$("$BIN"/roster tenant create --name "Flood $who" | jq -r .id)
+    directory=$("$BIN"/roster directory create --tenant "$tenant" --name "$who" | jq -r .id)
     "$BIN"/roster token issue --directory "$directory" >"$WORK/$who-connection" 2>/dev/null
   done
   seconds=${DURATION%s}

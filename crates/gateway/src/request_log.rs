@@ -154,6 +154,8 @@ async fn write_batches(pool: PgPool, mut receiver: mpsc::Receiver<NewLogEntry>, 
                 Err(_) => break,
             }
         }
+        // Entries arrive as requests end; the log is read in the order they began.
+        batch.sort_by_key(|e| e.at);
         write(&pool, batch).await;
     }
 }

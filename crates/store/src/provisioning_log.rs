@@ -57,9 +57,10 @@ pub struct NewLogEntry {
     pub probe: bool,
 }
 
-/// Store a batch in one statement, keeping only entries of directories that exist (so requests
-/// to made-up directory ids leave nothing), and mark each token's last use. Returns how many
-/// rows were stored.
+/// Store a batch in one statement, in the order given (ids follow it, so a list newest first by
+/// id is newest first by time when the batch is in time order), keeping only entries of
+/// directories that exist (so requests to made-up directory ids leave nothing), and mark each
+/// token's last use. Returns how many rows were stored.
 pub fn insert_batch(conn: &mut PgConnection, entries: &[NewLogEntry]) -> QueryResult<usize> {
     if entries.is_empty() {
         return Ok(0);
@@ -77,9 +78,12 @@ pub fn insert_batch(conn: &mut PgConnection, entries: &[NewLogEntry]) -> QueryRe
          FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
            $7::text[], $8::int2[], $9::text[], $10::text[], $11::int4[], $12::text[], $13::uuid[], \
            $14::bool[], $15::bool[]) \
+           WITH ORDINALITY \
            AS v(directory_id, at, method, resource_type, resource_id, resource_name, operation, \
-             status, scim_type, detail, latency_ms, request_id, token_id, reference_failure, probe) \
-         WHERE EXISTS (SELECT 1 FROM directories d WHERE d.id = v.directory_id)",
+             status, scim_type, detail, latency_ms, request_id, token_id, reference_failure, probe, \
+             ord) \
+         WHERE EXISTS (SELECT 1 FROM directories d WHERE d.id = v.directory_id) \
+         ORDER BY v.ord",
     )
     .bind::<Array<SqlUuid>, _>(entries.iter().map(|e| e.directory_id).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(entries.iter().map(|e| e.at).collect::<Vec<_>>())
@@ -137,7 +141,8 @@ pub enum StatusFilter {
     Code(i16),
 }
 
-/// A directory's entries, newest first, a page at a time (the cursor is the last id).
+/// A directory's entries, newest first (by the time each request began), a page at a time (the
+/// cursor is the last entry's time and id).
 pub fn list(
     conn: &mut PgConnection,
     directory_id: Uuid,
@@ -160,11 +165,23 @@ pub fn list(
     if let Some(since) = filter.since {
         query = query.filter(provisioning_log::at.ge(since));
     }
-    if let Some(before) = page.after.as_deref().and_then(|p| p.first()?.parse::<i64>().ok()) {
-        query = query.filter(provisioning_log::id.lt(before));
+    if let Some([at, id]) = page.after.as_deref() {
+        let at =
+            at.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).unwrap_or_default();
+        let id = id.parse::<i64>().unwrap_or_default();
+        query = query.filter(
+            provisioning_log::at
+                .lt(at)
+                .or(provisioning_log::at.eq(at).and(provisioning_log::id.lt(id))),
+        );
     }
-    let rows = query.order(provisioning_log::id.desc()).limit(page.limit + 1).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |e: &LogEntry| vec![e.id.to_string()]))
+    let rows = query
+        .order((provisioning_log::at.desc(), provisioning_log::id.desc()))
+        .limit(page.limit + 1)
+        .load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |e: &LogEntry| {
+        vec![e.at.timestamp_micros().to_string(), e.id.to_string()]
+    }))
 }
 
 /// Requests of a directory since a time, as Entra's quarantine rule counts them.

@@ -127,7 +127,7 @@ pub async fn provisioning_log(
 ) -> Result<Page<LogEntryView>, ApiError> {
     let directory = super::directory_in_scope(state, caller, directory).await?;
     let filter = filter(&query)?;
-    let page = page(query.cursor.as_deref(), query.limit, 1)?;
+    let page = page(query.cursor.as_deref(), query.limit, 2)?;
     let entries = roster_store::run_read(&state.pool, move |conn| {
         provisioning_log::list(conn, directory.id, &filter, &page).map_err(ApiError::from)
     })
