@@ -94,7 +94,13 @@ pub fn health_view(directory_id: &str, health: &Health) -> HealthView {
         tone,
         icon,
         label,
-        warnings: health.warnings.clone(),
+        // The quarantine warning has a box of its own.
+        warnings: health
+            .warnings
+            .iter()
+            .filter(|w| health.quarantine.status == "ok" || **w != health.quarantine.detail)
+            .cloned()
+            .collect(),
         quarantine: (health.quarantine.status != "ok").then(|| QuarantineView {
             risk: health.quarantine.status == "risk",
             detail: health.quarantine.detail.clone(),
@@ -211,8 +217,8 @@ pub struct LogRow {
     pub resource_type: String,
     pub resource: String,
     pub operation: String,
-    pub status: i16,
     pub ok: bool,
+    /// `✓ 201 Created`, `✗ 409 Conflict`: the symbol and words say it, not only the colour.
     pub outcome: String,
     pub detail: String,
     pub latency_ms: i32,
@@ -241,9 +247,8 @@ fn log_row(e: &LogEntryView) -> LogRow {
         resource_type: e.resource_type.clone(),
         resource,
         operation: e.operation.clone(),
-        status: e.status,
         ok,
-        outcome: format!("{} {}", if ok { "✓" } else { "✗" }, reason),
+        outcome: format!("{} {} {reason}", if ok { "✓" } else { "✗" }, e.status),
         detail: if e.reference_failure {
             format!("{detail} (a reference failure: Entra does not count it towards quarantine)")
         } else {

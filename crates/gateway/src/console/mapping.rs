@@ -156,16 +156,30 @@ impl RulesForm {
         (Value::Object(rules), app_rows, group_rows)
     }
 
-    /// The form with blank rows to add rules in.
-    fn with_blank_rows(mut self) -> RulesForm {
-        self.app_roles.extend(std::iter::repeat_n((String::new(), String::new()), BLANK_ROWS));
+    /// The form with at least [`BLANK_ROWS`] blank rows at the end of each table to add rules in,
+    /// and `more` besides.
+    fn with_blank_rows(mut self, more: usize) -> RulesForm {
+        let blank_apps =
+            self.app_roles.iter().rev().take_while(|(a, p)| a.is_empty() && p.is_empty()).count();
+        let add = BLANK_ROWS.saturating_sub(blank_apps) + more;
+        self.app_roles.extend(std::iter::repeat_n((String::new(), String::new()), add));
+        let blank_groups = self
+            .groups
+            .iter()
+            .rev()
+            .take_while(|g| g.value.is_empty() && g.product_role.is_empty() && !g.team)
+            .count();
+        let add = BLANK_ROWS.saturating_sub(blank_groups) + more;
         self.groups.extend(std::iter::repeat_n(
             GroupRow { by: "displayName".into(), ..GroupRow::default() },
-            BLANK_ROWS,
+            add,
         ));
         self
     }
 }
+
+/// Rows the *Add rows* button adds to each table.
+const MORE_ROWS: usize = 3;
 
 fn zip_longest<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(&'a str, &'a str)> {
     (0..a.len().max(b.len()))
@@ -272,10 +286,13 @@ struct PreviewFragment {
 }
 
 /// What the page shows besides the form.
+#[derive(Default)]
 struct Outcome {
     preview: Option<PreviewView>,
     error: Option<(StatusCode, String)>,
     notice: Option<String>,
+    /// Blank rows to add beyond the usual.
+    more_rows: usize,
 }
 
 async fn mapping_page(
@@ -304,7 +321,7 @@ async fn mapping_page(
         directory_name: directory.name.clone(),
         version: current.version,
         changed_at: current.changed_at.as_deref().map(when).unwrap_or_else(|| "never".into()),
-        form: form.with_blank_rows(),
+        form: form.with_blank_rows(outcome.more_rows),
         preview: outcome.preview,
         error,
         notice: outcome.notice,
@@ -330,8 +347,7 @@ pub async fn show(
     let notice = q.saved.map(|version| {
         format!("The rules were saved as version {version}. Users whose product roles or teams changed are being told (user.access_changed).")
     });
-    let outcome = Outcome { preview: None, error: None, notice };
-    mapping_page(&state, &visitor, &directory, None, outcome).await
+    mapping_page(&state, &visitor, &directory, None, Outcome { notice, ..Outcome::default() }).await
 }
 
 /// `POST /console/directories/{id}/role-mapping/preview`: the table's rules, previewed. htmx
@@ -345,6 +361,11 @@ pub async fn preview(
 ) -> Result<HttpResponse, ConsoleError> {
     let directory = directories::get(&state, &visitor.caller, &path).await?;
     let form = RulesForm::from_fields(&fields);
+    if fields.get("add_rows").is_some() {
+        // The table again, with more blank rows (htmx swaps the form alone).
+        let outcome = Outcome { more_rows: MORE_ROWS, ..Outcome::default() };
+        return mapping_page(&state, &visitor, &directory, Some(form), outcome).await;
+    }
     let (json, app_rows, group_rows) = form.to_json();
     let previewed = match mappings::parse(json.to_string().as_bytes(), state.max_body_bytes) {
         Ok(rules) => {
@@ -371,7 +392,7 @@ pub async fn preview(
         };
         return render(status, &fragment);
     }
-    let outcome = Outcome { preview, error, notice: None };
+    let outcome = Outcome { preview, error, ..Outcome::default() };
     mapping_page(&state, &visitor, &directory, Some(form), outcome).await
 }
 
@@ -419,7 +440,7 @@ pub async fn save(
                 .ok()
                 .and_then(|v| MappingRules::parse(&v).ok())
                 .map(|r| RulesForm::of(&r));
-            let outcome = Outcome { preview: None, error: Some((status, message)), notice: None };
+            let outcome = Outcome { error: Some((status, message)), ..Outcome::default() };
             mapping_page(&state, &visitor, &directory, form, outcome).await
         }
     }
@@ -483,6 +504,20 @@ mod tests {
         assert_eq!(again.app_roles[1], ("reader".to_string(), "viewer".to_string()));
         assert_eq!(again.groups[1].by, "externalId");
         assert_eq!(again.priority, "administrator, sales, viewer, member");
+    }
+
+    #[test]
+    fn the_tables_keep_two_blank_rows_and_add_more_on_request() {
+        let form = RulesForm {
+            app_roles: vec![("a".into(), "b".into()), (String::new(), String::new())],
+            ..RulesForm::default()
+        };
+        let shown = form.clone().with_blank_rows(0);
+        assert_eq!(shown.app_roles.len(), 3);
+        assert_eq!(shown.groups.len(), 2);
+        // Shown again as submitted: no more rows each time.
+        assert_eq!(shown.clone().with_blank_rows(0), shown);
+        assert_eq!(form.with_blank_rows(MORE_ROWS).app_roles.len(), 3 + MORE_ROWS);
     }
 
     #[test]
