@@ -4,6 +4,7 @@
 
 mod admin_isolation;
 mod auth;
+mod console;
 mod consumer_isolation;
 mod control_plane;
 mod discovery;
