@@ -419,6 +419,7 @@ async fn an_operator_onboards_a_customer_and_entra_provisions_with_what_the_cons
     let steps = browser.text_of("ol.steps").await;
     for expected in [
         tenant_url.as_str(),
+        token.as_str(),
         "Automatic",
         "Test Connection",
         "AssertiveAppRoleAssignmentsComplex([appRoleAssignments])",
@@ -666,9 +667,14 @@ async fn a_portal_link_opens_only_its_own_directory_and_is_refused_after_it_expi
     browser.shot("directory-portal-link").await;
     browser.sign_out().await;
 
-    // …that opens the directory's page (through a same-origin page, for SameSite=Strict).
-    browser.open(&link).await;
+    // …that opens the directory's page, also when followed from another site (a web mail):
+    // localhost is another site than 127.0.0.1, so the SameSite=Strict cookie the link sets is
+    // not sent on a redirect; the link's page navigates on from our own origin instead.
+    let port = app.base_url.rsplit(':').next().unwrap();
+    browser.open(&format!("http://localhost:{port}/console/sign-in")).await;
+    browser.driver().execute("location.href = arguments[0];", vec![json!(link)]).await.unwrap();
     browser.wait_for_path(&page).await;
+    assert!(browser.driver().current_url().await.unwrap().as_str().starts_with(&app.base_url));
     assert_eq!(browser.h1().await, "Test Directory");
     let body = browser.body().await;
     assert!(body.contains("Signed in as a portal link"), "{body}");
