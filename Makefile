@@ -69,7 +69,8 @@ test-unit: ## Unit and property tests of every crate (no services needed)
 	cargo test --workspace --exclude roster-integration-tests
 
 .PHONY: test-integration
-test-integration: stack ## Integration tests against the real Postgres and broker
+test-integration: stack ## Integration tests against the real Postgres and broker (and headless Chromium for the console's)
+	@scripts/stack.sh chromium
 	cargo test -p roster-integration-tests --test integration
 
 .PHONY: test-run

@@ -16,6 +16,10 @@
 #                                        a port held by anything but the broker of that DIR
 #   scripts/stack.sh broker-stop DIR     stop the broker started with that DIR
 #   scripts/stack.sh listener PORT       say which process listens on PORT
+#   scripts/stack.sh chromium            make sure headless Chromium and its WebDriver are installed
+#                                        (Debian's chromium and chromium-driver, with apt-get, when
+#                                        /usr/bin/chromedriver is missing), for the console's
+#                                        browser tests
 set -euo pipefail
 
 NISSHI_VERSION=0.8.1
@@ -166,8 +170,31 @@ broker_stop() { # workdir
   rm -f "$pidfile"
 }
 
+# The console's browser tests drive Debian's Chromium through chromedriver (WebDriver); no
+# browser is downloaded from anywhere else.
+CHROMEDRIVER_BIN=/usr/bin/chromedriver
+CHROMIUM_BIN=/usr/bin/chromium
+
+chromium() {
+  if [ -x "$CHROMEDRIVER_BIN" ] && [ -x "$CHROMIUM_BIN" ]; then return 0; fi
+  if ! command -v apt-get >/dev/null; then
+    say "the console's browser tests need Chromium and chromedriver at $CHROMIUM_BIN and $CHROMEDRIVER_BIN;"
+    say "install Debian's packages chromium and chromium-driver (or your system's equivalents)."
+    return 1
+  fi
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
+  say "installing Debian's chromium and chromium-driver with apt-get (once; for the console's browser tests)"
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >&2
+  [ -x "$CHROMEDRIVER_BIN" ] || { say "apt-get ran but $CHROMEDRIVER_BIN is still missing"; return 1; }
+  say "$("$CHROMIUM_BIN" --version 2>/dev/null || echo chromium) and $("$CHROMEDRIVER_BIN" --version | head -n 1) installed"
+}
+
 case "${1:-}" in
   postgres) postgres ;;
+  chromium) chromium ;;
   nisshi) nisshi ;;
   diesel-cli) diesel_cli; echo "$DIESEL_BIN" ;;
   buf) buf; echo "$BUF_BIN" ;;
@@ -178,5 +205,5 @@ case "${1:-}" in
   broker-durable) start_broker "sqlite://nisshi.db" "${2:?data directory}" own ;;
   broker-stop) broker_stop "${2:?data directory}" ;;
   listener) listener "${2:?port}" ;;
-  *) echo "usage: $0 postgres|nisshi|diesel-cli|buf|kubectl|kubernetes-validate|broker-memory [dir]|broker-durable dir|broker-stop dir|listener port" >&2; exit 2 ;;
+  *) echo "usage: $0 postgres|chromium|nisshi|diesel-cli|buf|kubectl|kubernetes-validate|broker-memory [dir]|broker-durable dir|broker-stop dir|listener port" >&2; exit 2 ;;
 esac

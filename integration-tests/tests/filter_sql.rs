@@ -112,7 +112,7 @@ fn random_body(rng: &mut Rng, n: usize, manager_ids: &[String]) -> Value {
     let family = rng.pick(FAMILY).to_string();
     let mut body = Map::new();
     let user_name = match rng.below(10) {
-        0 => DATES[rng.below(DATES.len())].to_string() + &format!("#{n}"),
+        0 => format!("{}#{n}", DATES[rng.below(DATES.len())]),
         1 => format!("{n}"),
         _ => format!("{}.{}{n}@{}", rng.recase(&first), rng.recase(&family), rng.pick(DOMAINS)),
     };

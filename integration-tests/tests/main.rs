@@ -5,6 +5,7 @@
 mod admin_isolation;
 mod auth;
 mod cli;
+mod console;
 mod consumer_isolation;
 mod control_plane;
 mod discovery;

@@ -148,7 +148,8 @@ impl Application {
                 .service(crate::admin::scope())
                 .split_for_parts();
             openapi.0.get_or_init(|| document.to_pretty_json().unwrap_or_default());
-            app.configure(routes::configure)
+            // The console before the SCIM routes, whose default service answers everything else.
+            app.service(crate::console::scope()).configure(routes::configure)
         })
         .listen(listener)?
         .disable_signals()

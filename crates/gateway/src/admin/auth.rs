@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use roster_platform::admin_tokens::{self, AdminScope};
 use roster_store::PgPool;
 use roster_store::admin_tokens::AdminTokenRow;
@@ -48,32 +48,36 @@ impl AdminVerifier {
     /// The caller a token speaks for, or why not. A database failure is the error it is
     /// (503 when transient), not a refusal.
     pub async fn verify(&self, token: &str) -> Result<Result<Caller, Refusal>, ApiError> {
+        Ok(self.verify_until(token).await?.map(|(caller, _)| caller))
+    }
+
+    /// [`verify`](Self::verify), with when the token expires (a console session signed in
+    /// with it never outlives it).
+    pub async fn verify_until(
+        &self,
+        token: &str,
+    ) -> Result<Result<(Caller, DateTime<Utc>), Refusal>, ApiError> {
         let Ok(principal) = admin_tokens::verify(&self.key, token) else {
-            return Ok(Err(Refusal::Invalid));
-        };
-        let Some(row) = self.row(principal.token_id).await? else {
             return Ok(Err(Refusal::Invalid));
         };
         let scope = match principal.scope {
             AdminScope::Operator => Scope::Operator,
             AdminScope::Tenant(id) => Scope::Tenant(id),
         };
-        // The row is the authority on scope too: a token whose claims disagree with it is forged
-        // or stale.
-        let stored_scope = match (row.scope.as_str(), row.tenant_id) {
-            ("operator", None) => Scope::Operator,
-            ("tenant", Some(id)) => Scope::Tenant(id),
-            _ => return Ok(Err(Refusal::Invalid)),
-        };
-        if stored_scope != scope || row.subject != principal.subject {
+        let Some(row) = self.row(principal.token_id).await? else {
             return Ok(Err(Refusal::Invalid));
-        }
-        match row.status(Utc::now()) {
-            TokenStatus::Active => {}
-            TokenStatus::Revoked => return Ok(Err(Refusal::Revoked)),
-            TokenStatus::Expired => return Ok(Err(Refusal::Expired)),
-        }
-        Ok(Ok(Caller { subject: row.subject, token_id: Some(row.id), scope }))
+        };
+        let expires_at = row.expires_at;
+        Ok(admit(row, Some((scope, &principal.subject))).map(|caller| (caller, expires_at)))
+    }
+
+    /// The caller of an admin token known by its id (a console session holds the id, not the
+    /// token), from its row: refused once the row is revoked, expired or gone.
+    pub async fn caller_by_id(&self, token_id: Uuid) -> Result<Result<Caller, Refusal>, ApiError> {
+        let Some(row) = self.row(token_id).await? else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        Ok(admit(row, None))
     }
 
     /// [`verify`](Self::verify) as a request's answer: the caller, or 401.
@@ -104,6 +108,29 @@ impl AdminVerifier {
         }
         Ok(row)
     }
+}
+
+/// The caller a token's row admits: its scope and subject (which must be what the token
+/// `claimed`, when it claimed anything), unless the row is revoked or expired.
+fn admit(row: AdminTokenRow, claimed: Option<(Scope, &str)>) -> Result<Caller, Refusal> {
+    // The row is the authority on scope too: a token whose claims disagree with it is forged
+    // or stale.
+    let scope = match (row.scope.as_str(), row.tenant_id) {
+        ("operator", None) => Scope::Operator,
+        ("tenant", Some(id)) => Scope::Tenant(id),
+        _ => return Err(Refusal::Invalid),
+    };
+    if let Some((claimed_scope, subject)) = claimed
+        && (claimed_scope != scope || row.subject != subject)
+    {
+        return Err(Refusal::Invalid);
+    }
+    match row.status(Utc::now()) {
+        TokenStatus::Active => {}
+        TokenStatus::Revoked => return Err(Refusal::Revoked),
+        TokenStatus::Expired => return Err(Refusal::Expired),
+    }
+    Ok(Caller { subject: row.subject, token_id: Some(row.id), scope })
 }
 
 pub fn unauthorized() -> ApiError {
