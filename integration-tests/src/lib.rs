@@ -301,7 +301,7 @@ impl TestApp {
         let scope = tenant.map_or(AdminScope::Operator, AdminScope::Tenant);
         let (_, token) = admin_tokens::issue_stored(
             &mut self.db.conn(),
-            &self.settings.auth.admin_signing_key,
+            &self.settings.auth.admin_keys(),
             "tests",
             scope,
             "tests",
@@ -568,7 +568,7 @@ impl Drop for TestApp {
 fn issue_token(settings: &Settings, db: &TestDatabase, directory_id: Uuid) -> (Uuid, SecretString) {
     let (row, token) = tokens::issue_stored(
         &mut db.conn(),
-        &settings.auth.signing_key,
+        &settings.auth.scim_keys(),
         directory_id,
         "test",
         None,

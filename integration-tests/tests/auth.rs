@@ -29,7 +29,7 @@ async fn missing_wrong_and_foreign_tokens_are_401_and_publish_nothing() {
     assert_401(post_with(&app, &url, Some("not-a-token")).await).await;
     // Right shape, signed with another key.
     let forged = roster_platform::tokens::issue(
-        &secrecy::SecretString::from("f".repeat(48)),
+        &roster_platform::keys::Keys::single(secrecy::SecretString::from("f".repeat(48))),
         app.directory_id,
         app.token_id,
         0,

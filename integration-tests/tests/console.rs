@@ -358,8 +358,8 @@ fn portal_link(app: &TestApp, directory: Uuid, seconds: i64) -> String {
         tenant_id: tenant_of(app, directory),
         expires_at: chrono::Utc::now().timestamp() + seconds,
     };
-    let token = roster_gateway::control::portal::sign(&app.settings.auth.admin_signing_key, &grant)
-        .unwrap();
+    let token =
+        roster_gateway::control::portal::sign(&app.settings.auth.admin_keys(), &grant).unwrap();
     format!("{}/console/portal?token={token}", app.base_url)
 }
 
@@ -835,7 +835,7 @@ async fn forms_need_the_sessions_csrf_token_and_sessions_end_with_their_admin_to
         use secrecy::ExposeSecret;
         let (row, token) = admin_tokens::issue_stored(
             &mut app.db.conn(),
-            &app.settings.auth.admin_signing_key,
+            &app.settings.auth.admin_keys(),
             "ops",
             AdminScope::Operator,
             "tests",

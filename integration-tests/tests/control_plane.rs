@@ -286,7 +286,7 @@ async fn admin_tokens_are_stored_expire_and_can_be_revoked() {
 
     // A token that is no longer stored (or never was) is refused, signature or not.
     let unstored = roster_platform::admin_tokens::issue(
-        &app.settings.auth.admin_signing_key,
+        &app.settings.auth.admin_keys(),
         uuid::Uuid::new_v4(),
         "ghost",
         roster_platform::admin_tokens::AdminScope::Operator,

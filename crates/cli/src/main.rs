@@ -196,7 +196,7 @@ fn database_side(command: Command) -> anyhow::Result<()> {
                 std::env::var("USER").unwrap_or_else(|_| "roster admin-token issue".into());
             let (row, token) = admin_tokens::issue_stored(
                 &mut conn,
-                &auth.admin_signing_key,
+                &auth.admin_keys(),
                 &subject,
                 scope,
                 &created_by,
@@ -291,7 +291,7 @@ fn issue_token(
     description: &str,
 ) -> anyhow::Result<SecretString> {
     let (row, token) =
-        tokens::issue_stored(conn, &settings.auth.signing_key, directory_id, description, None)?;
+        tokens::issue_stored(conn, &settings.auth.scim_keys(), directory_id, description, None)?;
     eprintln!("token id: {}", row.id);
     Ok(token)
 }
@@ -304,7 +304,7 @@ fn dev_admin_token(
     file: &std::path::Path,
 ) -> anyhow::Result<SecretString> {
     use roster_platform::admin_tokens::{self, AdminScope};
-    let key = &settings.auth.admin_signing_key;
+    let key = &settings.auth.admin_keys();
     let kept = std::fs::read_to_string(file).ok().map(|t| t.trim().to_string());
     if let Some(token) = kept
         && let Ok(principal) = admin_tokens::verify(key, &token)
@@ -338,7 +338,7 @@ fn token_is_active(
     directory_id: Uuid,
     token: &SecretString,
 ) -> bool {
-    let Ok(verified) = tokens::verify(&settings.auth.signing_key, token.expose_secret()) else {
+    let Ok(verified) = tokens::verify(&settings.auth.scim_keys(), token.expose_secret()) else {
         return false;
     };
     matches!(

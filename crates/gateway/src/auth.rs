@@ -14,10 +14,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use roster_platform::keys::Keys;
 use roster_platform::tokens;
 use roster_scim::ScimError;
 use roster_store::{PgPool, control};
-use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -32,7 +32,7 @@ pub struct Principal {
 
 /// Verifies tokens against Postgres, with a short-lived cache of active grants.
 pub struct TokenVerifier {
-    signing_key: SecretString,
+    signing_key: Keys,
     pool: PgPool,
     ttl: Duration,
     cache: RwLock<HashMap<Uuid, Cached>>,
@@ -45,7 +45,7 @@ struct Cached {
 }
 
 impl TokenVerifier {
-    pub fn new(signing_key: SecretString, pool: PgPool, ttl: Duration) -> Self {
+    pub fn new(signing_key: Keys, pool: PgPool, ttl: Duration) -> Self {
         TokenVerifier { signing_key, pool, ttl, cache: RwLock::new(HashMap::new()) }
     }
 

@@ -59,16 +59,10 @@ impl Application {
         );
 
         let token_ttl = Duration::from_millis(settings.auth.token_cache_ttl_ms);
-        let verifier = Arc::new(TokenVerifier::new(
-            settings.auth.signing_key.clone(),
-            pool.clone(),
-            token_ttl,
-        ));
-        let admin_verifier = Arc::new(AdminVerifier::new(
-            settings.auth.admin_signing_key.clone(),
-            pool.clone(),
-            token_ttl,
-        ));
+        let verifier =
+            Arc::new(TokenVerifier::new(settings.auth.scim_keys(), pool.clone(), token_ttl));
+        let admin_verifier =
+            Arc::new(AdminVerifier::new(settings.auth.admin_keys(), pool.clone(), token_ttl));
         // Revoked token ids (SCIM and admin tokens share the channel: ids are unique).
         let (evicting, evicting_admin) = (verifier.clone(), admin_verifier.clone());
         let hub = OutcomeHub::start(
@@ -115,6 +109,8 @@ impl Application {
             limits: settings.limits.request_limits(),
             in_flight: InFlight::new(settings.gateway.max_in_flight_writes_per_directory),
             auth: settings.auth.clone(),
+            scim_keys: settings.auth.scim_keys(),
+            admin_keys: settings.auth.admin_keys(),
             console: settings.console.clone(),
         });
         let request_log = web::Data::new(crate::request_log::RequestLog::start(

@@ -35,6 +35,9 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// Keys and lifetimes of tokens (the control plane issues them).
     pub auth: roster_platform::settings::AuthSettings,
+    /// The keys of SCIM secret tokens, and of admin tokens, console sessions and portal links.
+    pub scim_keys: roster_platform::keys::Keys,
+    pub admin_keys: roster_platform::keys::Keys,
     /// The console's and portal links' settings.
     pub console: roster_platform::settings::ConsoleSettings,
 }

@@ -7,8 +7,10 @@
 //! [`verify`] checks the signature and claims, and the caller checks the row
 //! ([`roster_store::admin_tokens`]).
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::{ExposeSecret, SecretString};
+use jsonwebtoken::{Algorithm, Validation};
+use secrecy::SecretString;
+
+use crate::keys::Keys;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -70,7 +72,7 @@ pub struct AdminPrincipal {
 
 /// Sign an admin token with id `token_id`. Times in seconds since the epoch.
 pub fn issue(
-    key: &SecretString,
+    keys: &Keys,
     token_id: Uuid,
     subject: &str,
     scope: AdminScope,
@@ -91,18 +93,16 @@ pub fn issue(
         iat: issued_at,
         exp: expires_at,
     };
-    let key = EncodingKey::from_secret(key.expose_secret().as_bytes());
-    Ok(SecretString::from(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)?))
+    Ok(SecretString::from(keys.sign(&claims)?))
 }
 
 /// Verify signature (HS256 only), issuer, audience, expiry, id and scope.
-pub fn verify(key: &SecretString, token: &str) -> Result<AdminPrincipal, AdminTokenError> {
+pub fn verify(keys: &Keys, token: &str) -> Result<AdminPrincipal, AdminTokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["sub", "iss", "aud", "exp", "jti"]);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
-    let key = DecodingKey::from_secret(key.expose_secret().as_bytes());
-    let claims = jsonwebtoken::decode::<AdminClaims>(token, &key, &validation)?.claims;
+    let claims: AdminClaims = keys.verify(token, &validation)?;
     let scope = match (claims.scope.as_str(), claims.tenant.as_deref().map(Uuid::parse_str)) {
         ("operator", None) => AdminScope::Operator,
         ("tenant", Some(Ok(id))) => AdminScope::Tenant(id),
@@ -124,7 +124,7 @@ pub enum IssueError {
 /// Issue an admin token and record it. Returns the row and the token, shown once.
 pub fn issue_stored(
     conn: &mut roster_store::PgConnection,
-    key: &SecretString,
+    keys: &Keys,
     subject: &str,
     scope: AdminScope,
     created_by: &str,
@@ -132,7 +132,7 @@ pub fn issue_stored(
 ) -> Result<(roster_store::admin_tokens::AdminTokenRow, SecretString), IssueError> {
     let now = chrono::Utc::now();
     let id = Uuid::new_v4();
-    let token = issue(key, id, subject, scope, now.timestamp(), expires_at.timestamp())?;
+    let token = issue(keys, id, subject, scope, now.timestamp(), expires_at.timestamp())?;
     let (scope_name, tenant_id) = match scope {
         AdminScope::Operator => ("operator", None),
         AdminScope::Tenant(tenant) => ("tenant", Some(tenant)),
@@ -154,10 +154,12 @@ pub fn issue_stored(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use secrecy::ExposeSecret;
+
     use super::*;
 
-    fn key(k: &str) -> SecretString {
-        SecretString::from(k.repeat(40))
+    fn key(k: &str) -> Keys {
+        Keys::single(SecretString::from(k.repeat(40)))
     }
 
     const FAR: i64 = 4_000_000_000;

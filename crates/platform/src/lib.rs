@@ -7,6 +7,7 @@ pub mod consumer;
 mod consumer_error;
 pub mod health;
 pub mod kafka;
+pub mod keys;
 pub mod prometheus;
 pub mod settings;
 pub mod shutdown;

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// The signing key in `config/default.toml`, fit for a laptop only.
@@ -238,18 +240,49 @@ impl GatewaySettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthSettings {
-    /// HMAC-SHA256 key that signs SCIM secret tokens.
+    /// HMAC-SHA256 key that signs SCIM secret tokens (the current one).
     pub signing_key: SecretString,
+    /// Its id, carried by every token it signs (the JWT's `kid`).
+    pub signing_key_id: String,
+    /// Older SCIM signing keys still accepted, by id: a rotated key stays here until the tokens
+    /// it signed are replaced (deploy/README.md#rotating-the-signing-keys). Ids are lower case.
+    #[serde(default)]
+    pub verification_keys: BTreeMap<String, SecretString>,
     /// How long a verified token is trusted without looking at Postgres again. Revocations are
     /// also pushed by NOTIFY, so this bounds revocation delay only if that push is lost.
     pub token_cache_ttl_ms: u64,
     /// HMAC-SHA256 key that signs admin API tokens (`roster admin-token issue`), console
-    /// sessions and portal links.
+    /// sessions and portal links (the current one).
     pub admin_signing_key: SecretString,
+    /// Its id (`kid`).
+    pub admin_signing_key_id: String,
+    /// Older admin signing keys still accepted, by id.
+    #[serde(default)]
+    pub admin_verification_keys: BTreeMap<String, SecretString>,
     /// Lifetime of an admin token issued without an expiry, in hours.
     pub admin_token_default_ttl_hours: u32,
     /// Longest lifetime an admin token may be given, in hours.
     pub admin_token_max_ttl_hours: u32,
+}
+
+impl AuthSettings {
+    /// The keys of SCIM secret tokens.
+    pub fn scim_keys(&self) -> crate::keys::Keys {
+        crate::keys::Keys::new(
+            &self.signing_key_id,
+            self.signing_key.clone(),
+            self.verification_keys.clone(),
+        )
+    }
+
+    /// The keys of admin tokens, console sessions and portal links.
+    pub fn admin_keys(&self) -> crate::keys::Keys {
+        crate::keys::Keys::new(
+            &self.admin_signing_key_id,
+            self.admin_signing_key.clone(),
+            self.admin_verification_keys.clone(),
+        )
+    }
 }
 
 /// How long what Roster keeps about requests and their effects is kept, in days; pruned in the
@@ -467,31 +500,71 @@ impl Settings {
             );
         }
         self.validate_limits()?;
-        let key = self.auth.signing_key.expose_secret();
-        if key.len() < 32 {
-            return invalid("auth.signing_key must be at least 32 bytes");
-        }
-        if self.environment == "production" && key == DEV_SIGNING_KEY {
-            return invalid(
-                "auth.signing_key is the development key; set ROSTER__AUTH__SIGNING_KEY",
-            );
-        }
-        let admin_key = self.auth.admin_signing_key.expose_secret();
-        if admin_key.len() < 32 {
-            return invalid("auth.admin_signing_key must be at least 32 bytes");
-        }
-        if admin_key == key {
-            return invalid("auth.admin_signing_key must differ from auth.signing_key");
-        }
-        if self.environment == "production" && admin_key == DEV_ADMIN_SIGNING_KEY {
-            return invalid(
-                "auth.admin_signing_key is the development key; set ROSTER__AUTH__ADMIN_SIGNING_KEY",
-            );
-        }
+        self.validate_keys()?;
         if !matches!(self.telemetry.format.as_str(), "pretty" | "json") {
             return invalid("telemetry.format must be \"pretty\" or \"json\"");
         }
         self.validate_control_plane()
+    }
+
+    /// The signing keys: each at least 32 bytes, with a plain id; no development key in
+    /// production; no key both a SCIM and an admin key (a SCIM token must never pass as an admin
+    /// token).
+    fn validate_keys(&self) -> Result<(), SettingsError> {
+        let auth = &self.auth;
+        let sets = [
+            (
+                "auth.signing_key",
+                &auth.signing_key_id,
+                &auth.signing_key,
+                &auth.verification_keys,
+                DEV_SIGNING_KEY,
+            ),
+            (
+                "auth.admin_signing_key",
+                &auth.admin_signing_key_id,
+                &auth.admin_signing_key,
+                &auth.admin_verification_keys,
+                DEV_ADMIN_SIGNING_KEY,
+            ),
+        ];
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, id, current, older, dev) in sets {
+            let mut keys: Vec<(&String, &SecretString)> = vec![(id, current)];
+            keys.extend(older.iter());
+            let mut own: Vec<&str> = Vec::new();
+            for (id, key) in keys {
+                let key = key.expose_secret();
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    })
+                {
+                    return Err(SettingsError::Invalid(format!(
+                        "{name}: key id {id:?} must be 1-64 lower-case letters, digits, '-' or '_'"
+                    )));
+                }
+                if key.len() < 32 {
+                    return Err(SettingsError::Invalid(format!(
+                        "{name}: the key with id {id:?} must be at least 32 bytes"
+                    )));
+                }
+                if self.environment == "production" && key == dev {
+                    return Err(SettingsError::Invalid(format!(
+                        "{name} (id {id:?}) is the development key; set ROSTER__AUTH__… from a secret"
+                    )));
+                }
+                if seen.contains(&key) && !own.contains(&key) {
+                    return Err(SettingsError::Invalid(
+                        "auth.admin_signing_key must differ from auth.signing_key (and their older keys from each other)".into(),
+                    ));
+                }
+                own.push(key);
+            }
+            seen.extend(own);
+        }
+        Ok(())
     }
 
     /// Admin tokens, the console, the provisioning log.

@@ -4,8 +4,10 @@
 //! Only the token id and the SHA-256 of the whole token are stored, so a token whose signature
 //! verifies still has to be the very token that was issued and not revoked.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::keys::Keys;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -41,9 +43,9 @@ pub struct VerifiedToken {
     pub token_id: Uuid,
 }
 
-/// Sign a new token for `directory_id` with id `token_id`.
+/// Sign a new token for `directory_id` with id `token_id`, with the current key.
 pub fn issue(
-    signing_key: &SecretString,
+    keys: &Keys,
     directory_id: Uuid,
     token_id: Uuid,
     issued_at: i64,
@@ -57,22 +59,20 @@ pub fn issue(
         iat: issued_at,
         exp: expires_at,
     };
-    let key = EncodingKey::from_secret(signing_key.expose_secret().as_bytes());
-    Ok(SecretString::from(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)?))
+    Ok(SecretString::from(keys.sign(&claims)?))
 }
 
 /// Check the signature (HS256 only, whatever the token's header claims), issuer, audience and
 /// expiry if any; return the ids. Whether the token is still active is the caller's question.
-pub fn verify(signing_key: &SecretString, token: &str) -> Result<VerifiedToken, TokenError> {
+pub fn verify(keys: &Keys, token: &str) -> Result<VerifiedToken, TokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["sub", "iss", "aud"]);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.validate_exp = true;
-    let key = DecodingKey::from_secret(signing_key.expose_secret().as_bytes());
-    let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)?;
-    let directory_id = Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::BadIds)?;
-    let token_id = Uuid::parse_str(&data.claims.jti).map_err(|_| TokenError::BadIds)?;
+    let claims: Claims = keys.verify(token, &validation)?;
+    let directory_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::BadIds)?;
+    let token_id = Uuid::parse_str(&claims.jti).map_err(|_| TokenError::BadIds)?;
     Ok(VerifiedToken { directory_id, token_id })
 }
 
@@ -80,7 +80,7 @@ pub fn verify(signing_key: &SecretString, token: &str) -> Result<VerifiedToken, 
 /// row and the token, which is shown once and never stored.
 pub fn issue_stored(
     conn: &mut roster_store::PgConnection,
-    signing_key: &SecretString,
+    keys: &Keys,
     directory_id: Uuid,
     description: &str,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -91,7 +91,7 @@ pub fn issue_stored(
     let token_id = Uuid::new_v4();
     let now = chrono::Utc::now();
     let expiry = expires_at.map(|t| t.timestamp());
-    let token = issue(signing_key, directory_id, token_id, now.timestamp(), expiry)?;
+    let token = issue(keys, directory_id, token_id, now.timestamp(), expiry)?;
     let row = roster_store::control::ScimToken {
         id: token_id,
         directory_id,
@@ -126,8 +126,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn key() -> SecretString {
-        SecretString::from("k".repeat(40))
+    fn key() -> Keys {
+        Keys::single(SecretString::from("k".repeat(40)))
     }
 
     #[test]
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn another_key_or_a_tampered_token_fails() {
         let token = issue(&key(), Uuid::new_v4(), Uuid::new_v4(), 1_700_000_000, None).unwrap();
-        let other = SecretString::from("o".repeat(40));
+        let other = Keys::single(SecretString::from("o".repeat(40)));
         assert!(verify(&other, token.expose_secret()).is_err());
         let mut tampered = token.expose_secret().to_string();
         tampered.push('x');

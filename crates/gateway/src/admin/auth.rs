@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use roster_platform::admin_tokens::{self, AdminScope};
+use roster_platform::keys::Keys;
 use roster_store::PgPool;
 use roster_store::admin_tokens::AdminTokenRow;
 use roster_store::control::TokenStatus;
-use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::control::{Caller, Scope};
@@ -19,7 +19,7 @@ use crate::error::ApiError;
 
 /// Verifies admin tokens against Postgres, with a short-lived cache of their rows.
 pub struct AdminVerifier {
-    key: SecretString,
+    key: Keys,
     pool: PgPool,
     ttl: Duration,
     cache: RwLock<HashMap<Uuid, (Option<AdminTokenRow>, Instant)>>,
@@ -34,7 +34,7 @@ pub enum Refusal {
 }
 
 impl AdminVerifier {
-    pub fn new(key: SecretString, pool: PgPool, ttl: Duration) -> AdminVerifier {
+    pub fn new(key: Keys, pool: PgPool, ttl: Duration) -> AdminVerifier {
         AdminVerifier { key, pool, ttl, cache: RwLock::new(HashMap::new()) }
     }
 

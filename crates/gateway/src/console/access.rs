@@ -97,7 +97,7 @@ fn start(
     session: &Session,
     mut response: HttpResponse,
 ) -> Result<HttpResponse, ConsoleError> {
-    let value = session.encode(&state.auth.admin_signing_key).map_err(ApiError::internal)?;
+    let value = session.encode(&state.admin_keys).map_err(ApiError::internal)?;
     let cookie = header::HeaderValue::from_str(&session.cookie(&value, secure(state)))
         .map_err(ApiError::internal)?;
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -139,7 +139,7 @@ pub async fn portal(
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let q: PortalQuery = query(&req)?;
-    let key = &state.auth.admin_signing_key;
+    let key = &state.admin_keys;
     let Some(grant) = q.token.as_deref().and_then(|token| portal::verify(key, token)) else {
         return Ok(ErrorPage::new(
             StatusCode::FORBIDDEN,

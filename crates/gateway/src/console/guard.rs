@@ -212,7 +212,7 @@ async fn resolve(
     state: &AppState,
     value: &str,
 ) -> Result<Option<Visitor>, ConsoleError> {
-    let Some(session) = Session::decode(&state.auth.admin_signing_key, value) else {
+    let Some(session) = Session::decode(&state.admin_keys, value) else {
         return Ok(None);
     };
     let caller = match &session.holder {

@@ -8,8 +8,8 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::{ExposeSecret, SecretString};
+use jsonwebtoken::{Algorithm, Validation};
+use roster_platform::keys::Keys;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ impl Session {
     }
 
     /// The cookie value: the session signed with `key`.
-    pub fn encode(&self, key: &SecretString) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn encode(&self, keys: &Keys) -> Result<String, jsonwebtoken::errors::Error> {
         let (sub, directory, tenant, link_exp) = match &self.holder {
             Holder::Admin { token_id } => (format!("admin:{token_id}"), None, None, None),
             Holder::Portal(grant) => (
@@ -93,20 +93,18 @@ impl Session {
             iat: chrono::Utc::now().timestamp(),
             exp: self.expires_at,
         };
-        let key = EncodingKey::from_secret(key.expose_secret().as_bytes());
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        keys.sign(&claims)
     }
 
     /// The session a cookie value holds, if `key` signed it (HS256 only), for this audience,
     /// and it has not expired.
-    pub fn decode(key: &SecretString, value: &str) -> Option<Session> {
+    pub fn decode(keys: &Keys, value: &str) -> Option<Session> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["sub", "iss", "aud", "exp"]);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 0;
-        let key = DecodingKey::from_secret(key.expose_secret().as_bytes());
-        let claims = jsonwebtoken::decode::<Claims>(value, &key, &validation).ok()?.claims;
+        let claims: Claims = keys.verify(value, &validation).ok()?;
         if claims.csrf.len() < 32 {
             return None;
         }
@@ -178,10 +176,13 @@ mod tests {
     use actix_web::test::TestRequest;
     use base64::Engine;
 
+    use jsonwebtoken::{EncodingKey, Header};
+    use secrecy::SecretString;
+
     use super::*;
 
-    fn key(text: &str) -> SecretString {
-        SecretString::from(text.to_string())
+    fn key(text: &str) -> Keys {
+        Keys::single(SecretString::from(text.to_string()))
     }
 
     fn now() -> i64 {

@@ -89,7 +89,7 @@ pub async fn issue(
         )));
     }
     let scope = input.tenant_id.map_or(AdminScope::Operator, AdminScope::Tenant);
-    let key = state.auth.admin_signing_key.clone();
+    let key = state.admin_keys.clone();
     let created_by = caller.subject.clone();
     let mut entry = caller.audit("admin_token.issued");
     entry.tenant_id = input.tenant_id;

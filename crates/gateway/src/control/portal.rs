@@ -4,8 +4,8 @@
 //! directory's page and nothing else.
 
 use chrono::{Duration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::{ExposeSecret, SecretString};
+use jsonwebtoken::{Algorithm, Validation};
+use roster_platform::keys::Keys;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -56,14 +56,13 @@ impl PortalGrant {
 }
 
 /// Check a link's signature (HS256 only), audience and expiry.
-pub fn verify(key: &SecretString, token: &str) -> Option<PortalGrant> {
+pub fn verify(keys: &Keys, token: &str) -> Option<PortalGrant> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["sub", "iss", "aud", "exp", "jti"]);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.leeway = 0;
-    let key = DecodingKey::from_secret(key.expose_secret().as_bytes());
-    let claims = jsonwebtoken::decode::<LinkClaims>(token, &key, &validation).ok()?.claims;
+    let claims: LinkClaims = keys.verify(token, &validation).ok()?;
     Some(PortalGrant {
         link_id: Uuid::parse_str(&claims.jti).ok()?,
         directory_id: Uuid::parse_str(&claims.sub).ok()?,
@@ -73,7 +72,7 @@ pub fn verify(key: &SecretString, token: &str) -> Option<PortalGrant> {
 }
 
 /// The link token of a grant, signed with `key` (the admin signing key); [`verify`] reads it back.
-pub fn sign(key: &SecretString, grant: &PortalGrant) -> Result<String, ApiError> {
+pub fn sign(keys: &Keys, grant: &PortalGrant) -> Result<String, ApiError> {
     let claims = LinkClaims {
         sub: grant.directory_id.to_string(),
         tenant: grant.tenant_id.to_string(),
@@ -83,8 +82,7 @@ pub fn sign(key: &SecretString, grant: &PortalGrant) -> Result<String, ApiError>
         iat: Utc::now().timestamp(),
         exp: grant.expires_at,
     };
-    let key = EncodingKey::from_secret(key.expose_secret().as_bytes());
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(ApiError::internal)
+    keys.sign(&claims).map_err(ApiError::internal)
 }
 
 /// `{"expiresInMinutes"?}`.
@@ -129,7 +127,7 @@ pub async fn issue(
         tenant_id: directory.tenant_id,
         expires_at: expires_at.timestamp(),
     };
-    let token = sign(&state.auth.admin_signing_key, &grant)?;
+    let token = sign(&state.admin_keys, &grant)?;
     let mut entry = caller.audit("portal_link.created");
     entry.tenant_id = Some(directory.tenant_id);
     entry.directory_id = Some(directory.id);
@@ -145,6 +143,8 @@ pub async fn issue(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::SecretString;
+
     use super::*;
 
     fn grant(expires_in: i64) -> PortalGrant {
@@ -158,11 +158,11 @@ mod tests {
 
     #[test]
     fn a_signed_link_verifies_until_it_expires_and_only_with_its_key() {
-        let key = SecretString::from("portal-key");
+        let key = Keys::single(SecretString::from("portal-key".repeat(4)));
         let valid = grant(600);
         let token = sign(&key, &valid).ok().unwrap_or_default();
         assert_eq!(verify(&key, &token), Some(valid));
-        assert_eq!(verify(&SecretString::from("other-key"), &token), None);
+        assert_eq!(verify(&Keys::single(SecretString::from("other-key".repeat(4))), &token), None);
         let expired = sign(&key, &grant(-5)).ok().unwrap_or_default();
         assert_eq!(verify(&key, &expired), None);
     }

@@ -83,7 +83,7 @@ pub async fn issue(
         }
         None => None,
     };
-    let key = state.auth.signing_key.clone();
+    let key = state.scim_keys.clone();
     let mut entry = caller.audit("scim_token.issued");
     entry.tenant_id = Some(directory.tenant_id);
     entry.directory_id = Some(directory.id);
