@@ -92,3 +92,84 @@ async fn the_bearer_scheme_is_matched_in_any_case_by_scim_and_admin() {
         assert_eq!(admin.status(), 200, "admin with {scheme:?}");
     }
 }
+
+/// A gateway of the test's stack with other settings (its own port).
+async fn another_gateway(
+    app: &TestApp,
+    adjust: impl FnOnce(&mut roster_platform::Settings),
+) -> (String, roster_platform::Shutdown) {
+    let mut settings = app.settings.clone();
+    adjust(&mut settings);
+    let gateway = roster_gateway::Application::build(settings).await.unwrap();
+    let url = gateway.base_url().to_string();
+    let shutdown = roster_platform::Shutdown::new();
+    tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    (url, shutdown)
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_without_refusing_tokens_until_the_old_key_is_retired() {
+    use secrecy::SecretString;
+    let app = TestApp::spawn().await;
+    let old_key = app.settings.auth.signing_key.clone();
+    let old_admin_key = app.settings.auth.admin_signing_key.clone();
+    let old_admin = app.admin_token(None);
+    let users = |base: &str| format!("{base}/scim/v2/{}/Users", app.directory_id);
+    let status = |url: String, token: String| {
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(users(&app.base_url), app.token.clone()).await, 200);
+
+    // A new key signs; the old one is still accepted (rotation).
+    let new_key = SecretString::from("n".repeat(48));
+    let new_admin_key = SecretString::from("m".repeat(48));
+    let (rotated, stop_rotated) = another_gateway(&app, |s| {
+        s.auth.verification_keys.insert("1".into(), old_key.clone());
+        s.auth.signing_key = new_key.clone();
+        s.auth.signing_key_id = "2".into();
+        s.auth.admin_verification_keys.insert("1".into(), old_admin_key.clone());
+        s.auth.admin_signing_key = new_admin_key.clone();
+        s.auth.admin_signing_key_id = "2".into();
+    })
+    .await;
+    assert_eq!(status(users(&rotated), app.token.clone()).await, 200, "a token of the old key");
+    let issued: serde_json::Value = app
+        .client
+        .post(format!("{rotated}/admin/v1/directories/{}/tokens", app.directory_id))
+        .bearer_auth(&old_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_token = issued["token"].as_str().unwrap().to_string();
+    let header = jsonwebtoken::decode_header(&new_token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("2"), "new tokens are signed with the new key");
+    assert_eq!(status(users(&rotated), new_token.clone()).await, 200);
+    // The gateways not yet rotated do not know key 2: roll every gateway before handing out
+    // tokens of the new key (deploy/README.md).
+    assert_eq!(status(users(&app.base_url), new_token.clone()).await, 401);
+    stop_rotated.trigger();
+
+    // The old key retired: what it signed is refused, what the new one signed is not.
+    let (retired, stop_retired) = another_gateway(&app, |s| {
+        s.auth.signing_key = new_key.clone();
+        s.auth.signing_key_id = "2".into();
+        s.auth.admin_signing_key = new_admin_key.clone();
+        s.auth.admin_signing_key_id = "2".into();
+    })
+    .await;
+    assert_eq!(status(users(&retired), app.token.clone()).await, 401, "the old key's token");
+    assert_eq!(status(users(&retired), new_token).await, 200);
+    let admin = app
+        .client
+        .get(format!("{retired}/admin/v1/tenants"))
+        .bearer_auth(&old_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 401, "an admin token of the retired admin key");
+    stop_retired.trigger();
+}

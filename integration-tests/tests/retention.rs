@@ -41,6 +41,21 @@ fn payloads_about(app: &TestApp, directory: Uuid, subject: &str) -> Vec<String> 
     .collect()
 }
 
+/// Wait until downstream has been told of the user's latest state (its display name): the
+/// role-mapper is level-triggered, so how many notifications that took depends on when it ran.
+async fn notified_of(app: &TestApp, user: &str) {
+    eventually(Duration::from_secs(20), "the user's latest view notified", || async {
+        let all = app.notifications_after(app.directory_id, 0).await;
+        all.iter()
+            .any(|n| {
+                n["data"]["user"]["id"] == user
+                    && n["data"]["user"]["display_name"] == "Ada Lovelace"
+            })
+            .then_some(())
+    })
+    .await;
+}
+
 async fn user_with_history(app: &TestApp, user_name: &str) -> String {
     let created: Value = app.post_user(&entra_user(user_name)).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
@@ -61,8 +76,8 @@ async fn an_erased_user_leaves_no_personal_data_in_outcomes_or_notifications() {
     let erased = user_with_history(&app, "ada@contoso.com").await;
     let kept = user_with_history(&app, "grace@contoso.com").await;
     let directory = app.directory_id;
-    // Both users provisioned and updated, downstream told.
-    app.await_notifications(directory, 4).await;
+    notified_of(&app, &erased).await;
+    notified_of(&app, &kept).await;
     assert!(payloads_about(&app, directory, &erased).iter().any(|p| p.contains("ada@contoso.com")));
 
     assert_eq!(app.send(Method::DELETE, &format!("/Users/{erased}"), None).await.status(), 204);
@@ -83,7 +98,10 @@ async fn an_erased_user_leaves_no_personal_data_in_outcomes_or_notifications() {
     assert_eq!(bodies(&erased), 0, "the erased user's outcomes keep no resource");
     assert_eq!(bodies(&kept), 2, "another user's are untouched");
     let about_erased = payloads_about(&app, directory, &erased);
-    assert!(about_erased.len() >= 3, "provisioned, updated, deprovisioned: {about_erased:?}");
+    assert!(
+        about_erased.len() >= 2,
+        "provisioned (maybe updated), deprovisioned: {about_erased:?}"
+    );
     for payload in &about_erased {
         assert!(!payload.contains("ada@contoso.com") && !payload.contains("Lovelace"), "{payload}");
     }
@@ -100,12 +118,15 @@ async fn a_tombstoned_user_keeps_its_history_and_a_deleted_directory_does_not() 
     app.start_role_mapper().await;
     let directory = app.directory_id;
     let user = user_with_history(&app, "ada@contoso.com").await;
-    // The role-mapper is level-triggered: it must have seen the user before the delete, or a
-    // batch holding all three events notifies nothing of a user it never told downstream about.
-    app.await_notifications(directory, 2).await;
+    // The role-mapper is level-triggered: it must have told downstream of the user before the
+    // delete, or a batch holding every event notifies nothing of a user nobody heard of.
+    notified_of(&app, &user).await;
     assert_eq!(app.send(Method::DELETE, &format!("/Users/{user}"), None).await.status(), 204);
-    let all = app.await_notifications(directory, 3).await;
-    assert!(all.iter().any(|n| n["type"] == "user.deprovisioned"));
+    eventually(Duration::from_secs(10), "user.deprovisioned", || async {
+        let all = app.notifications_after(directory, 0).await;
+        all.iter().any(|n| n["type"] == "user.deprovisioned").then_some(())
+    })
+    .await;
     assert!(payloads_about(&app, directory, &user).iter().any(|p| p.contains("ada@contoso.com")));
 
     // Wait until the relay published them, then delete the directory.

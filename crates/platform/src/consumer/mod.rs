@@ -242,6 +242,9 @@ const PARK_POLL_EVERY: u32 = 5;
 /// How long a parked consumer that woke by its own deadline fetches before it parks again.
 const PROBE: Duration = Duration::from_millis(25);
 
+/// How long the broker may take to say where a partition's log ends, before parking.
+const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How often wake-ups that arrive while the loop is busy are taken off the connection.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
@@ -513,6 +516,12 @@ impl Loop {
             self.db.discard();
             return;
         }
+        if self.log_has_news() {
+            // Events are waiting that no fetch has brought yet (a busy machine can take longer
+            // than a probe to answer one): parking now would leave them until the next deadline.
+            self.last_news = now;
+            return;
+        }
         match self.consumer.pause(&self.assignment()) {
             Ok(()) => {
                 self.parked_until = Some(now + park.max);
@@ -525,6 +534,27 @@ impl Loop {
 
     /// Parked: wait for a wake-up, a message, a rebalance, shutdown or the deadline, then fetch
     /// again.
+    /// Whether the log holds events past an assigned partition's position (asked of the broker:
+    /// one watermark request per partition, only when about to park). Not knowing is news.
+    fn log_has_news(&self) -> bool {
+        let Ok(position) = self.consumer.position() else { return true };
+        self.partitions.keys().any(|partition| {
+            let Ok((_, high)) =
+                self.consumer.fetch_watermarks(&self.options.topic, *partition, WATERMARK_TIMEOUT)
+            else {
+                return true;
+            };
+            let next = position
+                .find_partition(&self.options.topic, *partition)
+                .and_then(|p| p.offset().to_raw());
+            match next {
+                Some(next) if next >= 0 => next < high,
+                // Nothing fetched, no position yet: news unless the partition is empty.
+                _ => high > 0,
+            }
+        })
+    }
+
     fn wait_parked(&mut self, shutdown: &Shutdown) -> Result<(), ConsumerError> {
         let Some(deadline) = self.parked_until else { return Ok(()) };
         let generation = self.consumer.context().generation.load(Ordering::SeqCst);
