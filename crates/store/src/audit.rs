@@ -8,10 +8,10 @@ use crate::page::{Page, PageRequest};
 use crate::schema::audit_log;
 
 /// What is recorded of one change.
-#[derive(Debug, Clone, PartialEq, Insertable)]
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
 pub struct NewAuditEntry {
-    /// The token's subject (or `portal:<directory>` for a portal visitor).
+    /// The token's subject (or `portal link <id>` for a portal visitor).
     pub actor: String,
     pub actor_token_id: Option<Uuid>,
     /// `tenant.created`, `scim_token.revoked`, …
@@ -24,18 +24,14 @@ pub struct NewAuditEntry {
     pub details: serde_json::Value,
 }
 
+/// One change as stored: its id, its time, and what was recorded.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
-    pub actor: String,
-    pub actor_token_id: Option<Uuid>,
-    pub action: String,
-    pub tenant_id: Option<Uuid>,
-    pub directory_id: Option<Uuid>,
-    pub target_id: Option<String>,
-    pub details: serde_json::Value,
+    #[diesel(embed)]
+    pub entry: NewAuditEntry,
 }
 
 pub fn record(conn: &mut PgConnection, entry: &NewAuditEntry) -> QueryResult<()> {

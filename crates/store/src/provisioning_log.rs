@@ -12,11 +12,19 @@ use uuid::Uuid;
 use crate::page::{Page, PageRequest};
 use crate::schema::provisioning_log;
 
-/// One request, as the gateway saw it.
+/// One request as stored: its id, and what was logged.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = provisioning_log)]
 pub struct LogEntry {
     pub id: i64,
+    #[diesel(embed)]
+    pub entry: NewLogEntry,
+}
+
+/// One request, as the gateway saw it (before it is stored, it has no id).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = provisioning_log)]
+pub struct NewLogEntry {
     pub directory_id: Uuid,
     pub at: DateTime<Utc>,
     pub method: String,
@@ -33,27 +41,9 @@ pub struct LogEntry {
     pub latency_ms: i32,
     pub request_id: String,
     pub token_id: Option<Uuid>,
+    /// A failure Entra does not count towards quarantine.
     pub reference_failure: bool,
-    pub probe: bool,
-}
-
-/// An entry before it is stored (no id yet).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewLogEntry {
-    pub directory_id: Uuid,
-    pub at: DateTime<Utc>,
-    pub method: String,
-    pub resource_type: String,
-    pub resource_id: Option<String>,
-    pub resource_name: Option<String>,
-    pub operation: String,
-    pub status: i16,
-    pub scim_type: Option<String>,
-    pub detail: Option<String>,
-    pub latency_ms: i32,
-    pub request_id: String,
-    pub token_id: Option<Uuid>,
-    pub reference_failure: bool,
+    /// A filtered lookup of one GUID (Entra's Test Connection).
     pub probe: bool,
 }
 
@@ -180,7 +170,7 @@ pub fn list(
         .limit(page.limit + 1)
         .load(conn)?;
     Ok(Page::from_rows(rows, page.limit, |e: &LogEntry| {
-        vec![e.at.timestamp_micros().to_string(), e.id.to_string()]
+        vec![e.entry.at.timestamp_micros().to_string(), e.id.to_string()]
     }))
 }
 

@@ -456,38 +456,18 @@ pub async fn users_page(
     let q: UsersQuery = query(&req)?;
     let (layout, tabs) = directory_frame(&state, &visitor, &directory, "Users", Tab::Users).await?;
     let id = directory.id.to_string();
-    let listed = resources::list_users(
-        &state,
-        &visitor.caller,
-        &id,
-        q.user_name.clone(),
-        q.cursor.as_deref(),
-        None,
-    )
-    .await;
-    let (status, page, error) = match listed {
-        Ok(page) => (StatusCode::OK, page, None),
-        Err(error) => match form_error(&error) {
-            Some((status, message)) => {
-                let page =
-                    resources::list_users(&state, &visitor.caller, &id, None, None, None).await?;
-                (status, page, Some(message))
-            }
-            None => return Err(error.into()),
-        },
-    };
     let filter = q.user_name.clone().unwrap_or_default();
+    let (status, page, error) = filtered_page(|filtered| {
+        let (prefix, cursor) =
+            if filtered { (q.user_name.clone(), q.cursor.as_deref()) } else { (None, None) };
+        resources::list_users(&state, &visitor.caller, &id, prefix, cursor, None)
+    })
+    .await?;
     let page = UsersPage {
         layout,
         tabs,
         directory_name: directory.name.clone(),
-        next: page.next_cursor.map(|c| {
-            format!(
-                "/console/directories/{id}/users?userName={}&cursor={}",
-                encode(&filter),
-                encode(&c)
-            )
-        }),
+        next: page.next_cursor.map(|c| next_page(&id, "users", "userName", &filter, &c)),
         users: page.items.iter().map(user_row).collect(),
         user_name: filter,
         error,
@@ -544,43 +524,51 @@ pub async fn groups_page(
     let (layout, tabs) =
         directory_frame(&state, &visitor, &directory, "Groups", Tab::Groups).await?;
     let id = directory.id.to_string();
-    let listed = resources::list_groups(
-        &state,
-        &visitor.caller,
-        &id,
-        q.display_name.clone(),
-        q.cursor.as_deref(),
-        None,
-    )
-    .await;
-    let (status, page, error) = match listed {
-        Ok(page) => (StatusCode::OK, page, None),
-        Err(error) => match form_error(&error) {
-            Some((status, message)) => {
-                let page =
-                    resources::list_groups(&state, &visitor.caller, &id, None, None, None).await?;
-                (status, page, Some(message))
-            }
-            None => return Err(error.into()),
-        },
-    };
     let filter = q.display_name.clone().unwrap_or_default();
+    let (status, page, error) = filtered_page(|filtered| {
+        let (prefix, cursor) =
+            if filtered { (q.display_name.clone(), q.cursor.as_deref()) } else { (None, None) };
+        resources::list_groups(&state, &visitor.caller, &id, prefix, cursor, None)
+    })
+    .await?;
     let page = GroupsPage {
         layout,
         tabs,
         directory_name: directory.name.clone(),
-        next: page.next_cursor.map(|c| {
-            format!(
-                "/console/directories/{id}/groups?displayName={}&cursor={}",
-                encode(&filter),
-                encode(&c)
-            )
-        }),
+        next: page.next_cursor.map(|c| next_page(&id, "groups", "displayName", &filter, &c)),
         groups: page.items.iter().map(group_row).collect(),
         display_name: filter,
         error,
     };
     render(status, &page)
+}
+
+/// A list page as the visitor's filter and cursor ask (`list(true)`), or, when they are
+/// refused (400: a control character, a cursor this console did not give), the first page
+/// unfiltered with the message.
+async fn filtered_page<T, F, Fut>(
+    list: F,
+) -> Result<(StatusCode, roster_store::page::Page<T>, Option<String>), ConsoleError>
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<roster_store::page::Page<T>, crate::error::ApiError>>,
+{
+    match list(true).await {
+        Ok(page) => Ok((StatusCode::OK, page, None)),
+        Err(error) => match form_error(&error) {
+            Some((status, message)) => Ok((status, list(false).await?, Some(message))),
+            None => Err(error.into()),
+        },
+    }
+}
+
+/// The link to the next page of a directory's users or groups.
+fn next_page(directory: &str, list: &str, field: &str, filter: &str, cursor: &str) -> String {
+    format!(
+        "/console/directories/{directory}/{list}?{field}={}&cursor={}",
+        encode(filter),
+        encode(cursor)
+    )
 }
 
 #[cfg(test)]

@@ -166,8 +166,11 @@ pub async fn health(
     if quarantine.status != "ok" {
         warnings.push(quarantine.detail.clone());
     }
-    let probe =
-        probe.map(|p| Probe { time: time(p.at), status: p.status, succeeded: p.status == 200 });
+    let probe = probe.map(|p| Probe {
+        time: time(p.entry.at),
+        status: p.entry.status,
+        succeeded: p.entry.status == 200,
+    });
     if let Some(p) = probe.as_ref().filter(|p| !p.succeeded) {
         warnings.push(format!("the last Test Connection probe failed with {}", p.status));
     }
@@ -183,7 +186,7 @@ pub async fn health(
         last_hour: Counts::from(hour),
         last_day: day,
         quarantine,
-        last_request_at: last.map(|e| time(e.at)),
+        last_request_at: last.map(|e| time(e.entry.at)),
         last_probe: probe,
         tokens: TokenHealth {
             active: active.len(),

@@ -40,9 +40,10 @@ pub struct LogEntryView {
     pub probe: bool,
 }
 
-pub fn entry_view(e: LogEntry) -> LogEntryView {
+pub fn entry_view(stored: LogEntry) -> LogEntryView {
+    let e = stored.entry;
     LogEntryView {
-        id: e.id,
+        id: stored.id,
         time: time(e.at),
         method: e.method,
         resource_type: e.resource_type,
@@ -153,10 +154,11 @@ pub struct AuditEntryView {
     pub details: serde_json::Value,
 }
 
-fn audit_view(e: AuditEntry) -> AuditEntryView {
+fn audit_view(stored: AuditEntry) -> AuditEntryView {
+    let e = stored.entry;
     AuditEntryView {
-        id: e.id,
-        time: time(e.at),
+        id: stored.id,
+        time: time(stored.at),
         actor: e.actor,
         actor_token_id: e.actor_token_id,
         action: e.action,
