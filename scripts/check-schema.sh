@@ -8,7 +8,13 @@ server=${ROSTER_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 url="${server%/*}/roster_schema_check_$$"
 cleanup() { psql -q "${server}" -c "DROP DATABASE IF EXISTS roster_schema_check_$$ WITH (FORCE)" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-ROSTER__DATABASE__URL=$url cargo run --quiet -p roster-cli --bin roster -- migrate --create-database 2>/dev/null
+# Quiet unless it fails: then say why (a build error, a refused connection) instead of an exit code.
+migrate_log=$(mktemp)
+if ! ROSTER__DATABASE__URL=$url cargo run --quiet -p roster-cli --bin roster -- migrate --create-database >"$migrate_log" 2>&1; then
+  cat "$migrate_log" >&2
+  echo "check-schema: could not migrate a scratch database at $url" >&2
+  exit 1
+fi
 generated=$(mktemp)
 (cd crates/store && DATABASE_URL=$url "$diesel" print-schema) >"$generated"
 if [ "${1:-}" = "--write" ]; then

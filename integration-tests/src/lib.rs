@@ -32,9 +32,10 @@ pub fn test_settings() -> Settings {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let (prefix, _) = server.rsplit_once('/').expect("database URL has a path");
     let id = Uuid::new_v4().simple().to_string();
-    // No GSSAPI: libpq would call into Kerberos on every connect, and a pool's thread still
-    // connecting while the test binary exits then aborts it in krb5's mutexes (seen once).
-    settings.database.url = format!("{prefix}/roster_test_{id}?gssencmode=disable");
+    // No GSSAPI and no TLS: libpq would call into Kerberos and OpenSSL on every connect, and a
+    // pool's thread still connecting while the test binary exits then dies in krb5's mutexes
+    // or in OpenSSL's exit-time cleanup (both seen once).
+    settings.database.url = format!("{prefix}/roster_test_{id}?gssencmode=disable&sslmode=disable");
     settings.database.pool_size = 8;
     settings.kafka.brokers =
         std::env::var("ROSTER_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19192".into());

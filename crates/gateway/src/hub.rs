@@ -123,8 +123,15 @@ impl OutcomeHub {
         }
     }
 
+    /// Whether the thread should end: stopped, or nobody but the thread itself holds the hub any
+    /// more (the gateway was dropped without a graceful stop, as a test's runtime does). Without
+    /// the second, the thread would reconnect forever and keep the verifiers' pools alive.
+    fn should_stop(&self) -> bool {
+        self.inner.stop.load(Ordering::SeqCst) || Arc::strong_count(&self.inner) == 1
+    }
+
     fn run(&self, url: &str, on_token_revoked: &RevokedCallback) {
-        while !self.inner.stop.load(Ordering::SeqCst) {
+        while !self.should_stop() {
             match self.listen(url, on_token_revoked) {
                 Ok(()) => return,
                 Err(error) => {
@@ -147,7 +154,7 @@ impl OutcomeHub {
         self.deliver(&mut conn, &waiting)?;
 
         let mut last_wake: Option<Instant> = None;
-        while !self.inner.stop.load(Ordering::SeqCst) {
+        while !self.should_stop() {
             if self.inner.wake_consumers.load(Ordering::SeqCst)
                 && last_wake.is_none_or(|at| at.elapsed() >= WAKE_EVERY)
             {
@@ -216,4 +223,29 @@ impl Drop for Waiter {
 /// A poisoned lock only means another thread panicked while holding it; the map is still valid.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hub dropped without `stop` (its gateway's runtime went away) ends its thread, and with
+    /// it what the revocation callback holds (the verifiers and their pools), instead of
+    /// reconnecting forever.
+    #[test]
+    fn a_dropped_hub_ends_its_thread_and_releases_the_callback() {
+        let callback: RevokedCallback = Arc::new(|_| {});
+        let held = Arc::downgrade(&callback);
+        // Nothing listens on port 1: the thread keeps failing to connect, as with a dropped
+        // database.
+        let hub = OutcomeHub::start("postgres://127.0.0.1:1/nothing".into(), callback);
+        std::thread::sleep(RECONNECT_DELAY);
+        assert!(held.upgrade().is_some(), "the running thread holds its callback");
+        drop(hub);
+        let deadline = Instant::now() + RECONNECT_DELAY * 4;
+        while held.upgrade().is_some() {
+            assert!(Instant::now() < deadline, "the hub's thread outlived every handle");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
