@@ -732,6 +732,7 @@ async fn a_portal_link_opens_only_its_own_directory_and_is_refused_after_it_expi
 #[tokio::test]
 async fn names_too_long_or_with_control_characters_are_a_400_page_and_create_nothing() {
     let app = TestApp::spawn().await;
+    let bystander = app.add_bystander();
     let browser = Browser::start(&app.base_url).await;
     browser.sign_in(&app.admin_token(None)).await;
     let tenants_before = roster_store::control::list_tenants(
@@ -824,6 +825,8 @@ async fn names_too_long_or_with_control_characters_are_a_400_page_and_create_not
     )
     .unwrap();
     assert_eq!(directories.items.len(), 1, "only the test's own directory");
+    // Another tenant's directory still provisions.
+    app.assert_bystander_provisions(&bystander).await;
     browser.quit().await;
 }
 
