@@ -69,8 +69,11 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
 fi
 scripts/stack.sh broker-memory "$WORK/broker"
 "$BIN"/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
+projector_pid=$!
 "$BIN"/roster-role-mapper >"$WORK/role-mapper.log" 2>&1 & pids+=($!)
+role_mapper_pid=$!
 "$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
+gateway_pid=$!
 until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null; do sleep 0.2; done
 "$BIN"/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
 # The scenarios' tenants, directories and tokens come from the admin API, as an operator's do.
@@ -84,6 +87,20 @@ TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/connection")
 # Warm up connections, the topic's partitions and the projector's assignment.
 wrk -t1 -c4 -d3s -s bench/create_users.lua "$url/Users" >/dev/null
 
+# CPU per request of each process over a wrk phase (scripts/cpu-per-request.sh): a snapshot
+# before, one after, and a table per phase in $WORK/cpu.
+cpu_snapshot() {
+  scripts/cpu-per-request.sh snapshot gateway="$gateway_pid" projector="$projector_pid" \
+    role-mapper="$role_mapper_pid" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
+}
+cpu_report() { # label, wrk output
+  cpu_snapshot after
+  scripts/cpu-per-request.sh report "$WORK/cpu-before" "$WORK/cpu-after" \
+    "$(awk '/requests in/ {print $1}' <<<"$2")" "$1" >>"$WORK/cpu"
+  echo >>"$WORK/cpu"
+}
+: >"$WORK/cpu"
+
 summary() { # title, wrk output
   local reqs p50 p99 others
   reqs=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
@@ -94,7 +111,9 @@ summary() { # title, wrk output
 }
 
 if want create; then
+  cpu_snapshot before
   single=$(wrk -t1 -c1 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
+  cpu_report "POST /Users, 1 client" "$single"
   # Notification lag under that load: from the gateway accepting a create to its
   # user.provisioned arriving at a Kafka consumer (notification-lag listens a little longer).
   seconds=${DURATION%s}
@@ -102,7 +121,9 @@ if want create; then
     --label "notification lag (accepted → on a consumer), 32 clients of POST /Users" >"$WORK/lag" &
   lag_pid=$!
   sleep 1
+  cpu_snapshot before
   concurrent=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
+  cpu_report "POST /Users, 32 clients" "$concurrent"
   wait "$lag_pid" || echo "| notification lag | no notification arrived |" >"$WORK/lag"
   lag=$(cat "$WORK/lag")
 fi
@@ -121,9 +142,11 @@ if want filter; then
   export USERNAMES=$WORK/usernames
   psql -tA "$ROSTER__DATABASE__URL" -c "SELECT user_name FROM users WHERE directory_id = '$lookups' ORDER BY random() LIMIT 10000" >"$USERNAMES"
   users=$(psql -tA "$ROSTER__DATABASE__URL" -c "SELECT count(*) FROM users WHERE directory_id = '$lookups'")
+  cpu_snapshot before
   filter=$(TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/lookup-connection") \
     wrk -t2 -c32 -d"$DURATION" --latency -s bench/filter_users.lua \
     "$(sed -n 's/^Tenant URL: //p' "$WORK/lookup-connection")/Users")
+  cpu_report "GET userName eq, 32 clients" "$filter"
 fi
 
 # Entra's initial cycle into a directory of its own, created now (the other scenarios' users
@@ -192,6 +215,16 @@ if want create || want filter || want flood; then
     summary "flood: the bystander, POST /Users, 1 client, another tenant's directory" "$bystander"
   fi
 fi
+if want create || want filter; then
+  echo
+  cat "$WORK/cpu"
+fi
+# Peak resident memory of each service over the whole run (VmHWM; target for the gateway under
+# the 32-client phases: ≤ 64 MiB).
+echo "| peak RSS (VmHWM) over the run | gateway | projector | role-mapper |"
+echo "|---|---|---|---|"
+peak() { awk '/^VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+echo "| $(echo "$SCENARIOS" | xargs | tr ' ' ',') | $(peak "$gateway_pid") | $(peak "$projector_pid") | $(peak "$role_mapper_pid") |"
 if want create; then
   echo
   echo "$lag"
