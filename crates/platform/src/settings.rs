@@ -316,7 +316,8 @@ pub struct ConsoleSettings {
 pub struct ProjectorSettings {
     /// Most events of one partition applied in one transaction.
     pub max_batch: usize,
-    /// How long to wait for more events once a partition's batch has its first one.
+    /// How long to wait for more events once a partition's batch has its first one (what was
+    /// already fetched joins the batch anyway).
     pub batch_linger_ms: u64,
     /// First delay before a failed batch is tried again; it doubles, with random jitter of up
     /// to as much again, up to `retry_max_ms`.

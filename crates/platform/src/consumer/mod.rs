@@ -5,8 +5,9 @@
 //! - on partition assignment it seeks to the offsets stored in Postgres, after checking that
 //!   the log is the one they were taken from (see [`ConsumerError::LogBehind`] and friends);
 //! - it polls every assigned partition into a buffer per partition; **the unit of work is one
-//!   partition's run of events** (up to `max_batch`, lingering `linger` for more), so a partition
-//!   that fails or waits never holds back another. A partition whose buffer is full while it
+//!   partition's run of events** (every event already fetched when it falls due, up to
+//!   `max_batch`, after lingering `linger` for more), so a partition that fails or waits never
+//!   holds back another. A partition whose buffer is full while it
 //!   cannot advance is paused in librdkafka until it drains;
 //! - the [`BatchHandler`] says how much of a batch is ready, outside any transaction (the
 //!   role-mapper: what the projector has applied), then, in one transaction per partition batch,
@@ -85,9 +86,9 @@ pub struct Park {
 /// What a consumer does with its batches.
 pub trait BatchHandler {
     /// Outside any transaction, before a partition's batch: how many of its leading records
-    /// may be applied now. 0: none yet; the loop asks again after `linger`, meanwhile serving
-    /// the other partitions (the role-mapper answers with what the projector has applied). An
-    /// error fails the attempt, which is retried.
+    /// may be applied now. 0: none yet; the loop asks again after `linger` (1 ms at least),
+    /// meanwhile serving the other partitions (the role-mapper answers with what the projector
+    /// has applied). An error fails the attempt, which is retried.
     fn ready(
         &mut self,
         _conn: &mut PgConnection,
@@ -244,6 +245,10 @@ const PROBE: Duration = Duration::from_millis(25);
 
 /// How long the broker may take to say where a partition's log ends, before parking.
 const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How soon a partition whose batch was not ready (the role-mapper, ahead of the projector) is
+/// asked again, at the least: never in a busy loop, even without a linger.
+const READY_AGAIN: Duration = Duration::from_millis(1);
 
 /// How often wake-ups that arrive while the loop is busy are taken off the connection.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
@@ -422,7 +427,10 @@ impl Loop {
         self.partitions = assigned.into_iter().map(|p| (p, Partition::default())).collect();
     }
 
-    /// Poll into the buffers until a partition is due, or for at most [`IDLE_POLL`].
+    /// Poll into the buffers until a partition is due, or for at most [`IDLE_POLL`]. Once one
+    /// is due, what librdkafka has already fetched is taken too (without waiting, up to
+    /// `max_batch` records more), so a batch carries every event that has arrived: the linger
+    /// need not wait for them, and a lone write goes at once.
     fn poll(&mut self) -> Result<(), ConsumerError> {
         self.follow_assignment();
         let now = Instant::now();
@@ -432,6 +440,7 @@ impl Loop {
                 until = until.min(due);
             }
         }
+        let mut past_due = 0;
         loop {
             let timeout = until.saturating_duration_since(Instant::now());
             let message = match self.consumer.poll(timeout) {
@@ -452,7 +461,10 @@ impl Loop {
                 Received::Buffered(None) => {}
             }
             if Instant::now() >= until {
-                return Ok(());
+                past_due += 1;
+                if past_due > self.options.max_batch {
+                    return Ok(());
+                }
             }
         }
     }
@@ -670,7 +682,7 @@ impl Loop {
                 trouble.reason = reason.to_string();
                 // Ask again soon; after a second of waiting, no more often than an idle poll.
                 let again = if now.duration_since(trouble.since) < Duration::from_secs(1) {
-                    options.linger
+                    options.linger.max(READY_AGAIN)
                 } else {
                     IDLE_POLL
                 };
