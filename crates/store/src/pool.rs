@@ -40,14 +40,11 @@ struct OnAcquire(PoolOptions);
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        // Every execution of a prepared statement is planned with its values. A generic plan is
-        // made once, often while a new directory's tables are still nearly empty and not yet
-        // analyzed; there every index costs the same, and one was kept that scans the whole
-        // directory for a `userName eq` lookup: Entra's initial sync of 10,000 users took
-        // 48-65 s instead of 28 (docs/benchmarks.md). Planning these statements costs about
-        // 0.1 ms.
-        conn.batch_execute("SET plan_cache_mode = force_custom_plan")
-            .map_err(diesel::r2d2::Error::QueryError)?;
+        // Prepared statements keep Postgres's default plan caching (`plan_cache_mode = auto`):
+        // the lookups' generic plan takes the unique index whatever the table's statistics,
+        // and planning each execution instead cost Postgres 65 µs of CPU per lookup
+        // (docs/benchmarks.md). Should a plan go wrong, an operator forces per-execution plans
+        // without a release: `ALTER DATABASE roster SET plan_cache_mode = force_custom_plan`.
         if let Some(timeout) = self.0.statement_timeout {
             conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
                 .map_err(diesel::r2d2::Error::QueryError)?;
