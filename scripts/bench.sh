@@ -19,6 +19,7 @@
 #   rebuild (not in the default list) `roster rebuild --verify` of everything the run wrote,
 #           into a fresh database, timed: run it after `sync` (BENCH_SCENARIOS=sync,rebuild). Not
 #           with `filter`, whose users are seeded past the log.
+# BENCH_KEEP_LOGS=DIR keeps the services' and the broker's logs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,9 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   scripts/stack.sh broker-stop "$WORK/broker"
+  if [[ -n ${BENCH_KEEP_LOGS:-} ]]; then
+    mkdir -p "$BENCH_KEEP_LOGS" && cp "$WORK"/*.log "$WORK/broker/nisshi.log" "$BENCH_KEEP_LOGS"/ 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -40,6 +40,11 @@ impl Application {
             settings.database.pool_size,
             roster_store::PoolOptions { statement_timeout },
         )?;
+        let lookups = roster_store::connect_with(
+            &settings.database.url,
+            settings.database.lookup_pool_size,
+            roster_store::PoolOptions { statement_timeout },
+        )?;
         let producer = kafka::producer(&settings.kafka)?;
         // In the background: the broker may be down at start, and writes answer 503 until it
         // is back; reads need no broker.
@@ -95,6 +100,7 @@ impl Application {
         let lag = web::Data::new(PipelineLag::new(&settings, pool.clone())?);
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            lookups,
             publisher,
             hub: hub.clone(),
             base_url: base_url.clone(),
@@ -113,8 +119,10 @@ impl Application {
             admin_keys: settings.auth.admin_keys(),
             console: settings.console.clone(),
         });
+        // The provisioning log's writer has a connection of its own: sharing the requests'
+        // pool, it waited behind them and, at 8,000 lookups/s, dropped entries.
         let request_log = web::Data::new(crate::request_log::RequestLog::start(
-            pool.clone(),
+            roster_store::connect(&settings.database.url, 1)?,
             settings.gateway.provisioning_log_queue,
         ));
         crate::retention::spawn(pool.clone(), settings.retention.clone());

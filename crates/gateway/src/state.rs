@@ -20,6 +20,9 @@ use crate::publish::Publisher;
 /// What handlers share.
 pub struct AppState {
     pub pool: PgPool,
+    /// Connections for point lookups only (`database.lookup_pool_size`): an index probe each,
+    /// so no slow query ever holds them ([`AppState::lookup_pool`]).
+    pub lookups: PgPool,
     pub publisher: Publisher,
     pub hub: OutcomeHub,
     /// Public base URL, without a trailing `/`.
@@ -52,6 +55,12 @@ impl AppState {
     /// `Location` header and `meta.location`.
     pub fn location(&self, directory_id: Uuid, resource_type: &str, id: Uuid) -> String {
         format!("{}/{resource_type}/{id}", self.scim_root(directory_id))
+    }
+
+    /// The pool a list query runs on: [`AppState::lookups`] for a point lookup (`lookup`),
+    /// otherwise the general one.
+    pub fn lookup_pool(&self, lookup: bool) -> &PgPool {
+        if lookup { &self.lookups } else { &self.pool }
     }
 
     /// Publish `change` as an event of the principal's directory and wait for its outcome.

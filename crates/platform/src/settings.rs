@@ -33,6 +33,9 @@ pub struct Settings {
 pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
+    /// The gateway's connections for point lookups (`GET /Users/{id}`, `filter=userName eq …`
+    /// and the other indexed `eq` lookups Entra matches with), apart from `pool_size`.
+    pub lookup_pool_size: u32,
 }
 
 impl DatabaseSettings {
@@ -433,8 +436,8 @@ impl Settings {
     /// Check what types cannot: ranges, and no development secret outside development.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let invalid = |m: &str| Err(SettingsError::Invalid(m.to_string()));
-        if self.database.pool_size == 0 {
-            return invalid("database.pool_size must be at least 1");
+        if self.database.pool_size == 0 || self.database.lookup_pool_size == 0 {
+            return invalid("database.pool_size and database.lookup_pool_size must be at least 1");
         }
         if self.kafka.brokers.trim().is_empty() {
             return invalid("kafka.brokers must name at least one broker");
@@ -683,7 +686,9 @@ mod tests {
 
     #[test]
     fn local_databases_are_told_from_remote_ones() {
-        let local = |url: &str| DatabaseSettings { url: url.into(), pool_size: 1 }.is_local();
+        let local = |url: &str| {
+            DatabaseSettings { url: url.into(), pool_size: 1, lookup_pool_size: 1 }.is_local()
+        };
         assert!(local("postgres://postgres@127.0.0.1:5432/roster"));
         assert!(local("postgres://localhost/roster"));
         assert!(local("postgres://u:p@[::1]:5432/roster?sslmode=disable"));
@@ -694,7 +699,8 @@ mod tests {
 
     #[test]
     fn application_name_is_added_once() {
-        let db = |url: &str| DatabaseSettings { url: url.into(), pool_size: 1 };
+        let db =
+            |url: &str| DatabaseSettings { url: url.into(), pool_size: 1, lookup_pool_size: 1 };
         assert_eq!(db("postgres://h/r").url_for("p"), "postgres://h/r?application_name=p");
         assert_eq!(
             db("postgres://h/r?sslmode=require").url_for("p"),

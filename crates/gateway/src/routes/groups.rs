@@ -178,7 +178,9 @@ async fn query_list(
     let with_members = selection.wants_members();
     let with_display = selection.wants_member_display();
     let directory_id = principal.directory_id;
-    let (total, rows, members) = roster_store::run_read(&state.pool, move |conn| {
+    // A group's members can be many: only a lookup that does not show them is a point lookup.
+    let lookup = !with_members && filter.as_ref().is_some_and(filter_sql::is_group_lookup);
+    let (total, rows, members) = roster_store::run_read(state.lookup_pool(lookup), move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
         let (total, rows) =
             filter_sql::find_groups(conn, directory_id, filter.as_ref(), start_index, count, sort)

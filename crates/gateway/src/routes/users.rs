@@ -126,7 +126,7 @@ pub async fn get(
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
     let id = user_id(&path.1)?;
     let directory_id = principal.directory_id;
-    let row = roster_store::run_read(&state.pool, move |conn| {
+    let row = roster_store::run_read(&state.lookups, move |conn| {
         users::find(conn, directory_id, id).map_err(ApiError::from)
     })
     .await?
@@ -167,7 +167,8 @@ async fn query_list(
     let ListQuery { selection, start_index, count, filter, sort } =
         ListQuery::parse(&params, &state)?;
     let directory_id = principal.directory_id;
-    let (total, rows) = roster_store::run_read(&state.pool, move |conn| {
+    let pool = state.lookup_pool(filter.as_ref().is_some_and(filter_sql::is_user_lookup));
+    let (total, rows) = roster_store::run_read(pool, move |conn| {
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
         filter_sql::find_users(conn, directory_id, filter.as_ref(), start_index, count, sort)
             .map_err(filter_error)

@@ -86,7 +86,7 @@ pub struct Park {
 /// What a consumer does with its batches.
 pub trait BatchHandler {
     /// Outside any transaction, before a partition's batch: how many of its leading records
-    /// may be applied now. 0: none yet; the loop asks again after `linger` (1 ms at least),
+    /// may be applied now. 0: none yet; the loop asks again after `linger` (2 ms at least),
     /// meanwhile serving the other partitions (the role-mapper answers with what the projector
     /// has applied). An error fails the attempt, which is retried.
     fn ready(
@@ -247,8 +247,9 @@ const PROBE: Duration = Duration::from_millis(25);
 const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How soon a partition whose batch was not ready (the role-mapper, ahead of the projector) is
-/// asked again, at the least: never in a busy loop, even without a linger.
-const READY_AGAIN: Duration = Duration::from_millis(1);
+/// asked again, at the least (each asking is a query): never in a busy loop, even without a
+/// linger. 2 ms, the linger's default before it was 0.
+const READY_AGAIN: Duration = Duration::from_millis(2);
 
 /// How often wake-ups that arrive while the loop is busy are taken off the connection.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);

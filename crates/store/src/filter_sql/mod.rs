@@ -62,7 +62,7 @@ mod tests;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use roster_scim::filter::Filter;
+use roster_scim::filter::{CompValue, CompareOp, Filter};
 use thiserror::Error;
 
 use crate::schema::users;
@@ -98,6 +98,38 @@ pub fn translate(filter: &Filter) -> Result<Condition, FilterSqlError> {
 /// The condition `filter` puts on a `groups` row (`members` read from `group_members`).
 pub fn translate_group(filter: &Filter) -> Result<Condition, FilterSqlError> {
     translate_for(ResourceKind::Group, filter)
+}
+
+/// Whether `filter` is a point lookup of users ([`is_point_lookup`]).
+pub fn is_user_lookup(filter: &Filter) -> bool {
+    is_point_lookup(ResourceKind::User, filter)
+}
+
+/// Whether `filter` is a point lookup of groups ([`is_point_lookup`]).
+pub fn is_group_lookup(filter: &Filter) -> bool {
+    is_point_lookup(ResourceKind::Group, filter)
+}
+
+/// A point lookup: one `eq` of a string with an attribute whose index leads with the value
+/// (`userName` or a group's `displayName`, `externalId`, and `id` when the value is a UUID as
+/// we write them; any other `id` is compared as text, a scan): an index probe however large the
+/// directory. Entra matches every resource this way before it writes.
+fn is_point_lookup(kind: ResourceKind, filter: &Filter) -> bool {
+    let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value) } = filter
+    else {
+        return false;
+    };
+    if !path.is_core() || path.sub_attr.is_some() {
+        return false;
+    }
+    if path.attr.eq_ignore_ascii_case("id") {
+        return uuid::Uuid::parse_str(value).is_ok_and(|id| id.to_string() == *value);
+    }
+    let named = match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    ["externalId", named].iter().any(|attr| attr.eq_ignore_ascii_case(&path.attr))
 }
 
 /// Which resources a filter selects: the table, and how its attributes are stored.

@@ -123,3 +123,43 @@ fn display_shows_the_sql_and_its_binds() {
         r#"(lower(users.user_name COLLATE "und-x-icu") = $1) -- binds: ["a"]"#
     );
 }
+
+/// Point lookups (the gateway's own pool) are single indexed `eq`s: anything that can scan a
+/// directory is not one, however short.
+#[test]
+fn only_indexed_equalities_are_point_lookups() {
+    let user = |f: &str| is_user_lookup(&Filter::parse(f).unwrap());
+    let group = |f: &str| is_group_lookup(&Filter::parse(f).unwrap());
+    for filter in [
+        r#"userName eq "a@contoso.com""#,
+        r#"USERNAME EQ "a@contoso.com""#,
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#,
+        r#"externalId eq "a""#,
+        r#"id eq "4f0c3c52-6a8d-4a43-9a38-4e6c3f2a6b8e""#,
+    ] {
+        assert!(user(filter), "{filter}");
+    }
+    for filter in [
+        r#"userName co "a""#,
+        r#"userName sw "a""#,
+        r#"userName ne "a""#,
+        r#"displayName eq "a""#,
+        r#"title eq "a""#,
+        r#"emails[type eq "work"].value eq "a""#,
+        r#"userName eq "a" or userName eq "b""#,
+        r#"userName eq "a" and active eq true"#,
+        r#"not (userName eq "a")"#,
+        "userName pr",
+        "userName eq null",
+        r#"id eq "not-a-uuid""#,
+        r#"id eq "4F0C3C52-6A8D-4A43-9A38-4E6C3F2A6B8E""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1""#,
+    ] {
+        assert!(!user(filter), "{filter}");
+    }
+    assert!(group(r#"displayName eq "Sales""#));
+    assert!(group(r#"externalId eq "x""#));
+    assert!(!group(r#"userName eq "a""#));
+    assert!(!group(r#"members.value eq "x""#));
+    assert!(!group(r#"displayName sw "S""#));
+}
