@@ -45,7 +45,6 @@ impl Application {
             settings.database.lookup_pool_size,
             roster_store::PoolOptions { statement_timeout },
         )?;
-        let producer = kafka::producer(&settings.kafka)?;
         // In the background: the broker may be down at start, and writes answer 503 until it
         // is back; reads need no broker.
         let kafka_settings = settings.kafka.clone();
@@ -57,11 +56,7 @@ impl Application {
                 tracing::warn!(%error, "could not ensure the change topic exists");
             }
         });
-        let publisher = Publisher::new(
-            producer,
-            settings.kafka.changes_topic.clone(),
-            settings.kafka.max_message_bytes,
-        );
+        let publisher = Publisher::new(&settings.kafka)?;
 
         let token_ttl = Duration::from_millis(settings.auth.token_cache_ttl_ms);
         let verifier =
