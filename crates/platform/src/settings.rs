@@ -338,8 +338,13 @@ pub struct ProjectorSettings {
 pub struct RoleMapperSettings {
     /// Most change events reconciled in one transaction.
     pub max_batch: usize,
-    /// How long to wait for more events once a batch has its first one.
+    /// How long to wait for more events once a batch has its first one (what was already
+    /// fetched joins the batch anyway).
     pub batch_linger_ms: u64,
+    /// The role-mapper's own `fetch.wait.max.ms`, in place of `kafka.fetch_wait_max_ms`: it is
+    /// on no request's path, so with a broker that holds every fetch for the whole wait
+    /// (Nisshi) a longer one gives fewer, larger batches for a little notification latency.
+    pub fetch_wait_max_ms: u64,
     /// How often the relay looks for unpublished notifications when nothing woke it (another
     /// replica may have written them).
     pub relay_poll_ms: u64,

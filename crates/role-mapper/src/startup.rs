@@ -50,7 +50,11 @@ impl Application {
             health_listener.local_addr().map_err(|e| ConsumerError::Worker(e.to_string()))?.port();
         let max_notification_bytes = k.max_message_bytes.saturating_sub(RECORD_OVERHEAD_BYTES);
         Ok(Application {
-            consumer_config: kafka::member_config(k, &k.role_mapper_group),
+            consumer_config: {
+                let mut config = kafka::member_config(k, &k.role_mapper_group);
+                config.set("fetch.wait.max.ms", r.fetch_wait_max_ms.to_string());
+                config
+            },
             consumer_options: ConsumerOptions {
                 group: k.role_mapper_group.clone(),
                 topic: k.changes_topic.clone(),
