@@ -1,9 +1,11 @@
 -- wrk script: POST /Users with a unique userName per request; counts answers other than 201.
 -- TOKEN comes from the environment.
+dofile("bench/spread.lua")
 local threads = {}
 local next_id = 1
 
 function setup(thread)
+  spread(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
   table.insert(threads, thread)

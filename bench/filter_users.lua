@@ -1,9 +1,11 @@
 -- wrk script: GET /Users?filter=userName eq "…" for userNames read from USERNAMES (one a line),
 -- picked at random, in random case (Entra's matching query; userName is case-insensitive).
 -- Counts answers that are not 200 with exactly one result.
+dofile("bench/spread.lua")
 local threads = {}
 
 function setup(thread)
+  spread(thread)
   table.insert(threads, thread)
 end
 

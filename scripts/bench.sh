@@ -20,6 +20,9 @@
 #           into a fresh database, timed: run it after `sync` (BENCH_SCENARIOS=sync,rebuild). Not
 #           with `filter`, whose users are seeded past the log.
 # BENCH_KEEP_LOGS=DIR keeps the services' and the broker's logs there.
+# BENCH_INSTANCES=N (default 1) runs N of each service (gateways on consecutive ports, the
+# projectors and role-mappers sharing their consumer groups); wrk spreads its threads over the
+# gateways (bench/spread.lua). The single-client phases and the initial sync use the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,13 +75,22 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
   exit 1
 fi
 scripts/stack.sh broker-memory "$WORK/broker"
-"$BIN"/roster-projector >"$WORK/projector.log" 2>&1 & pids+=($!)
-projector_pid=$!
-"$BIN"/roster-role-mapper >"$WORK/role-mapper.log" 2>&1 & pids+=($!)
-role_mapper_pid=$!
-"$BIN"/roster-gateway >"$WORK/gateway.log" 2>&1 & pids+=($!)
-gateway_pid=$!
-until curl -fs "http://127.0.0.1:$GATEWAY_PORT/health/ready" >/dev/null; do sleep 0.2; done
+INSTANCES=${BENCH_INSTANCES:-1}
+projector_pids="" role_mapper_pids="" gateway_pids="" gateway_ports=""
+for ((i = 0; i < INSTANCES; i++)); do
+  suffix=$([[ $i == 0 ]] || echo "-$((i + 1))")
+  "$BIN"/roster-projector >"$WORK/projector$suffix.log" 2>&1 & pids+=($!)
+  projector_pids+=${projector_pids:+,}$!
+  "$BIN"/roster-role-mapper >"$WORK/role-mapper$suffix.log" 2>&1 & pids+=($!)
+  role_mapper_pids+=${role_mapper_pids:+,}$!
+  ROSTER__GATEWAY__PORT=$((GATEWAY_PORT + i)) "$BIN"/roster-gateway >"$WORK/gateway$suffix.log" 2>&1 & pids+=($!)
+  gateway_pids+=${gateway_pids:+,}$!
+  gateway_ports+=${gateway_ports:+,}$((GATEWAY_PORT + i))
+done
+if ((INSTANCES > 1)); then export GATEWAY_PORTS=$gateway_ports; fi
+for port in ${gateway_ports//,/ }; do
+  until curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
+done
 "$BIN"/roster dev bootstrap --state-file "$WORK/token" >"$WORK/connection" 2>/dev/null
 # The scenarios' tenants, directories and tokens come from the admin API, as an operator's do.
 export ROSTER_API_URL=http://127.0.0.1:$GATEWAY_PORT
@@ -94,8 +106,8 @@ wrk -t1 -c4 -d3s -s bench/create_users.lua "$url/Users" >/dev/null
 # CPU per request of each process over a wrk phase (scripts/cpu-per-request.sh): a snapshot
 # before, one after, and a table per phase in $WORK/cpu.
 cpu_snapshot() {
-  scripts/cpu-per-request.sh snapshot gateway="$gateway_pid" projector="$projector_pid" \
-    role-mapper="$role_mapper_pid" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
+  scripts/cpu-per-request.sh snapshot gateway="$gateway_pids" projector="$projector_pids" \
+    role-mapper="$role_mapper_pids" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
 }
 cpu_report() { # label, wrk output
   cpu_snapshot after
@@ -224,11 +236,14 @@ if want create || want filter; then
   cat "$WORK/cpu"
 fi
 # Peak resident memory of each service over the whole run (VmHWM; target for the gateway under
-# the 32-client phases: ≤ 64 MiB).
-echo "| peak RSS (VmHWM) over the run | gateway | projector | role-mapper |"
+# the 32-client phases: ≤ 64 MiB), the largest of its instances.
+echo "| peak RSS (VmHWM) over the run, $INSTANCES of each | gateway | projector | role-mapper |"
 echo "|---|---|---|---|"
-peak() { awk '/^VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
-echo "| $(echo "$SCENARIOS" | xargs | tr ' ' ',') | $(peak "$gateway_pid") | $(peak "$projector_pid") | $(peak "$role_mapper_pid") |"
+peak() {
+  for pid in ${1//,/ }; do awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; done |
+    sort -n | tail -n 1 | awk '{printf "%.1f MiB", $1 / 1024}'
+}
+echo "| $(echo "$SCENARIOS" | xargs | tr ' ' ',') | $(peak "$gateway_pids") | $(peak "$projector_pids") | $(peak "$role_mapper_pids") |"
 if want create; then
   echo
   echo "$lag"

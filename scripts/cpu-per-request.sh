@@ -3,12 +3,12 @@
 # between two snapshots, divided by the requests served in between. `scripts/bench.sh` takes a
 # snapshot before and after each measured phase; by hand:
 #
-#   scripts/cpu-per-request.sh snapshot gateway=PID projector=PID … postgres=all >before
+#   scripts/cpu-per-request.sh snapshot gateway=PID[,PID…] projector=PID … postgres=all >before
 #   (run the load)
 #   scripts/cpu-per-request.sh snapshot gateway=PID … postgres=all >after
 #   scripts/cpu-per-request.sh report before after REQUESTS "label"
 #
-# `postgres=all` counts every process named postgres on the machine (the server's backends and
+# Several pids for one name (instances of a service) are added up. `postgres=all` counts every process named postgres on the machine (the server's backends and
 # its own processes) plus what its exited backends spent (the postmaster's children's times), so
 # a backend that ends during the phase still counts. The other databases of the machine must be
 # idle for this to be the stack's alone. Resolution is one clock tick (normally 10 ms): measure
@@ -46,7 +46,9 @@ case ${1:-} in
       if [[ $name == postgres && $pid == all ]]; then
         echo "$name $(postgres_ticks)"
       else
-        echo "$name $(ticks_of "$pid")"
+        total=0
+        for one in ${pid//,/ }; do total=$((total + $(ticks_of "$one"))); done
+        echo "$name $total"
       fi
     done
     ;;
@@ -67,7 +69,7 @@ case ${1:-} in
       }' "$before" "$after"
     ;;
   *)
-    echo "usage: $0 snapshot NAME=PID… [postgres=all] | report BEFORE AFTER REQUESTS [LABEL]" >&2
+    echo "usage: $0 snapshot NAME=PID[,PID…]… [postgres=all] | report BEFORE AFTER REQUESTS [LABEL]" >&2
     exit 2
     ;;
 esac
