@@ -7,8 +7,8 @@
 //! - it polls every assigned partition into a buffer per partition; **the unit of work is one
 //!   partition's run of events** (every event already fetched when it falls due, up to
 //!   `max_batch`, after lingering `linger` for more), so a partition that fails or waits never
-//!   holds back another. A partition whose buffer is full while it
-//!   cannot advance is paused in librdkafka until it drains;
+//!   holds back another. A partition whose buffer is full while it cannot advance is paused in
+//!   librdkafka until it drains;
 //! - the [`BatchHandler`] says how much of a batch is ready, outside any transaction (the
 //!   role-mapper: what the projector has applied), then, in one transaction per partition batch,
 //!   the loop locks the partition's stored position, skips events already applied (a zombie
