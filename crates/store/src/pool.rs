@@ -43,9 +43,9 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
         // Prepared statements keep Postgres's default plan caching (`plan_cache_mode = auto`):
         // the lookups' generic plan took the unique index in every state tried (an empty table,
         // unanalyzed rows, analyzed ones), and planning each execution instead cost Postgres
-        // 65 µs of CPU per lookup
-        // (docs/benchmarks.md). Should a plan go wrong, an operator forces per-execution plans
-        // without a release: `ALTER DATABASE roster SET plan_cache_mode = force_custom_plan`.
+        // 65 µs of CPU per lookup (docs/benchmarks.md). Should a plan go wrong, an operator
+        // forces per-execution plans without a release:
+        // `ALTER DATABASE roster SET plan_cache_mode = force_custom_plan`.
         if let Some(timeout) = self.0.statement_timeout {
             conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
                 .map_err(diesel::r2d2::Error::QueryError)?;
