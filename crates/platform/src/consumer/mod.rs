@@ -251,6 +251,10 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
 /// linger. 2 ms, the linger's default before it was 0.
 const READY_AGAIN: Duration = Duration::from_millis(2);
 
+/// How often a partition is fetched again from the same missing offset before the gap is taken
+/// for a hole in the log itself and passed (with a WARN).
+const GAP_REFETCHES: u32 = 3;
+
 /// How often wake-ups that arrive while the loop is busy are taken off the connection.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
@@ -354,6 +358,9 @@ struct Partition {
     waiting_since: Option<Instant>,
     /// The current trouble, from the first failure or wait to the next progress.
     trouble: Option<Trouble>,
+    /// The last gap in the fetched offsets (the offset missing) and how often the partition
+    /// was fetched again from it.
+    gap: Option<(i64, u32)>,
 }
 
 struct Trouble {
@@ -646,10 +653,12 @@ impl Loop {
     /// Try a partition's head batch once.
     fn attempt<H: BatchHandler>(&mut self, handler: &mut H, partition: i32) {
         let started = Instant::now();
-        let Loop { db, options, partitions, stats, .. } = self;
+        let Loop { db, options, partitions, stats, consumer, .. } = self;
         let Some(state) = partitions.get_mut(&partition) else { return };
         let take = state.records.len().min(options.max_batch);
         let batch = &state.records.make_contiguous()[..take];
+        let accept_gap =
+            state.gap.filter(|(_, refetches)| *refetches >= GAP_REFETCHES).map(|(at, _)| at);
         let result = (|| -> Result<Option<Attempt>, StoreError> {
             let conn = db.get()?;
             let ready = handler.ready(conn, partition, batch)?.min(batch.len());
@@ -657,7 +666,15 @@ impl Loop {
                 return Ok(None);
             }
             let batch = &batch[..ready];
-            let fast = transaction::attempt(conn, options, handler, partition, batch, Mode::Batch);
+            let fast = transaction::attempt(
+                conn,
+                options,
+                handler,
+                partition,
+                batch,
+                Mode::Batch,
+                accept_gap,
+            );
             match fast {
                 Err(error) if error.failure() != Failure::Transient => {
                     handler.rolled_back();
@@ -669,6 +686,7 @@ impl Loop {
                         partition,
                         batch,
                         Mode::EventByEvent,
+                        accept_gap,
                     )
                     .map(Some)
                 }
@@ -708,6 +726,10 @@ impl Loop {
                 state.records.drain(..attempt.consumed);
                 if attempt.consumed > 0 {
                     progressed(state, partition, now);
+                }
+                if let Some(missing) = attempt.gap {
+                    refetch(consumer, options, state, partition, missing);
+                    return;
                 }
                 match attempt.stop {
                     None => state.retry_at = None,
@@ -901,6 +923,38 @@ fn progressed(state: &mut Partition, partition: i32, now: Instant) {
 
 /// The partition stopped at its head record: retried with backoff, and said at once (this does
 /// not heal by itself). Returns whether this logged the partition's ERROR.
+/// The fetched records of `partition` skip `missing`: drop them and fetch again from it.
+fn refetch(
+    consumer: &BaseConsumer<LogContext>,
+    options: &ConsumerOptions,
+    state: &mut Partition,
+    partition: i32,
+    missing: i64,
+) {
+    let refetches = match state.gap {
+        Some((at, refetches)) if at == missing => refetches + 1,
+        _ => 1,
+    };
+    state.gap = Some((missing, refetches));
+    tracing::warn!(
+        kafka.partition = partition,
+        expected = missing,
+        found = ?state.head().0,
+        refetches,
+        "gap in the fetched offsets; fetching again from the missing one"
+    );
+    metrics::counter!("roster_consumer_refetches_total", "group" => options.group.clone())
+        .increment(1);
+    state.records.clear();
+    state.first_at = None;
+    state.retry_at = None;
+    let offset = rdkafka::Offset::Offset(missing);
+    if let Err(error) = consumer.seek(&options.topic, partition, offset, Duration::from_secs(1)) {
+        // The records fetched next then show the same gap, and it is tried again.
+        tracing::warn!(kafka.partition = partition, %error, "could not seek to the missing offset");
+    }
+}
+
 fn stopped(
     state: &mut Partition,
     options: &ConsumerOptions,

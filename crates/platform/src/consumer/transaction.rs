@@ -46,9 +46,16 @@ pub(super) struct Attempt {
     pub refused: usize,
     pub operator_rejected: usize,
     pub stop: Option<Stop>,
+    /// The batch ended at a gap: the records fetched skip from this offset (the next one to
+    /// apply) to a later one. The change topic has no transactions and no compaction, so a gap
+    /// means records were not delivered, not that they do not exist: the loop fetches again
+    /// from here.
+    pub gap: Option<i64>,
 }
 
-/// Apply `batch` (records of `partition`, in offset order) in one transaction.
+/// Apply `batch` (records of `partition`, in offset order) in one transaction. A gap in the
+/// offsets ends the batch before it ([`Attempt::gap`]), unless it is `accept_gap`: one
+/// fetched again often enough to be a hole in the log itself.
 pub(super) fn attempt<H: BatchHandler>(
     conn: &mut PgConnection,
     options: &ConsumerOptions,
@@ -56,6 +63,7 @@ pub(super) fn attempt<H: BatchHandler>(
     partition: i32,
     batch: &[Record],
     mode: Mode,
+    accept_gap: Option<i64>,
 ) -> Result<Attempt, StoreError> {
     let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
         return Ok(Attempt::default());
@@ -81,11 +89,15 @@ pub(super) fn attempt<H: BatchHandler>(
             if let Some(n) = next
                 && record.offset > n
             {
+                if accept_gap != Some(n) {
+                    attempt.gap = Some(n);
+                    break;
+                }
                 tracing::warn!(
                     kafka.partition = partition,
                     expected = n,
                     found = record.offset,
-                    "gap in the log's offsets"
+                    "gap in the log's offsets, still there after fetching again: moving past it"
                 );
             }
             if rejected.contains(&record.offset) {
