@@ -921,8 +921,6 @@ fn progressed(state: &mut Partition, partition: i32, now: Instant) {
     }
 }
 
-/// The partition stopped at its head record: retried with backoff, and said at once (this does
-/// not heal by itself). Returns whether this logged the partition's ERROR.
 /// The fetched records of `partition` skip `missing`: drop them and fetch again from it.
 fn refetch(
     consumer: &BaseConsumer<LogContext>,
@@ -955,6 +953,8 @@ fn refetch(
     }
 }
 
+/// The partition stopped at its head record: retried with backoff, and said at once (this does
+/// not heal by itself). Returns whether this logged the partition's ERROR.
 fn stopped(
     state: &mut Partition,
     options: &ConsumerOptions,
