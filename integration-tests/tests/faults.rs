@@ -199,3 +199,54 @@ async fn writes_past_a_directorys_bound_are_429_and_other_directories_go_on() {
     // The bound is free again.
     assert_eq!(app.post_user(&entra_user("c@contoso.com")).await.status(), 201);
 }
+
+/// Slow queries of one tenant hold every connection of the general pool (here: group searches
+/// waiting on a lock until the statement timeout); another tenant's matching lookups run on the
+/// lookup pool and still answer at once, and the slow ones end in 503, never a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_queries_filling_the_pool_never_delay_another_tenants_lookups() {
+    let app = TestApp::spawn_with(|s| {
+        s.database.pool_size = 2;
+        s.gateway.statement_timeout_ms = 3_000;
+    })
+    .await;
+    let bystander = app.add_bystander();
+    let lookup = || {
+        app.client
+            .get(format!(
+                "{}/scim/v2/{}/Users?filter=userName%20eq%20%22nobody%40contoso.com%22",
+                app.base_url, bystander.directory_id
+            ))
+            .bearer_auth(&bystander.token)
+            .send()
+    };
+    // Its token is verified (and cached) before the pool is held.
+    assert_eq!(lookup().await.unwrap().status(), 200);
+
+    let mut holder = app.db.conn();
+    sql_query("BEGIN").execute(&mut holder).unwrap();
+    sql_query("LOCK TABLE groups IN ACCESS EXCLUSIVE MODE").execute(&mut holder).unwrap();
+    // Not point lookups (`sw`): they take the general pool and wait on the lock.
+    let slow: Vec<_> = (0..4)
+        .map(|_| {
+            let app = &app;
+            async move { app.get("/Groups?filter=displayName%20sw%20%22S%22").await }
+        })
+        .collect();
+    let slow = futures::future::join_all(slow);
+    let bystander_side = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        let response = lookup().await.unwrap();
+        (response.status(), started.elapsed())
+    };
+    let (slow, (status, elapsed)) = tokio::join!(slow, bystander_side);
+    sql_query("ROLLBACK").execute(&mut holder).unwrap();
+
+    assert_eq!(status, 200, "the other tenant's lookup while the pool was held");
+    assert!(elapsed < Duration::from_secs(1), "the other tenant's lookup took {elapsed:?}");
+    for response in slow {
+        assert_unavailable(response).await;
+    }
+    app.assert_bystander_provisions(&bystander).await;
+}
