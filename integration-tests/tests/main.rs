@@ -17,6 +17,7 @@ mod filter_sql;
 mod groups;
 mod hostile_input;
 mod interop;
+mod lookups;
 mod metrics;
 mod migrations;
 mod parking;

@@ -40,11 +40,17 @@ impl Application {
             settings.database.pool_size,
             roster_store::PoolOptions { statement_timeout },
         )?;
-        let lookups = roster_store::connect_with(
+        // Point lookups run on each worker's own async connections, sharing the budget.
+        let lookups = roster_store::lookup::LookupConnector::new(
             &settings.database.url,
-            settings.database.lookup_pool_size,
             roster_store::PoolOptions { statement_timeout },
         )?;
+        let workers = match settings.gateway.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let lookups_per_worker =
+            (settings.database.lookup_pool_size as usize).div_ceil(workers).max(1);
         // In the background: the broker may be down at start, and writes answer 503 until it
         // is back; reads need no broker.
         let kafka_settings = settings.kafka.clone();
@@ -95,7 +101,6 @@ impl Application {
         let lag = web::Data::new(PipelineLag::new(&settings, pool.clone())?);
         let state = web::Data::new(AppState {
             pool: pool.clone(),
-            lookups,
             publisher,
             hub: hub.clone(),
             base_url: base_url.clone(),
@@ -125,12 +130,14 @@ impl Application {
         let verifier = web::Data::from(verifier);
         let admin_verifier = web::Data::from(admin_verifier);
         let openapi = web::Data::new(crate::admin::OpenApiJson::default());
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let (app, document) = App::new()
                 .wrap(actix_web::middleware::from_fn(crate::routes::trace_request))
                 // Outermost, so that routing and the request's span see the canonical path.
                 .wrap(actix_web::middleware::from_fn(crate::normalize::normalize_scim_path))
                 .app_data(state.clone())
+                // Made here, on the worker that uses them.
+                .app_data(web::Data::new(crate::state::Lookups(lookups.pool(lookups_per_worker))))
                 .app_data(lag.clone())
                 .app_data(verifier.clone())
                 .app_data(admin_verifier.clone())
@@ -152,10 +159,8 @@ impl Application {
         })
         .listen(listener)?
         .disable_signals()
-        .shutdown_timeout(10);
-        if settings.gateway.workers > 0 {
-            server = server.workers(settings.gateway.workers);
-        }
+        .shutdown_timeout(10)
+        .workers(workers);
         tracing::info!(%base_url, "gateway listening");
         Ok(Application {
             port,

@@ -17,12 +17,21 @@ use crate::hub::OutcomeHub;
 use crate::in_flight::InFlight;
 use crate::publish::Publisher;
 
+/// One actix worker's connections for point lookups (`GET /Users/{id}`, and a lone indexed `eq`
+/// as Entra matches with): an index probe each, so no slow query ever holds them. Each worker
+/// has its own ([`roster_store::lookup`]); the workers share `database.lookup_pool_size`.
+pub struct Lookups(pub roster_store::lookup::LookupPool);
+
+impl Lookups {
+    /// A connection of this worker's pool.
+    pub async fn checkout(&self) -> Result<roster_store::lookup::LookupConnection, ApiError> {
+        Ok(roster_store::lookup::checkout(&self.0).await?)
+    }
+}
+
 /// What handlers share.
 pub struct AppState {
     pub pool: PgPool,
-    /// Connections for point lookups only (`database.lookup_pool_size`): an index probe each,
-    /// so no slow query ever holds them ([`AppState::lookup_pool`]).
-    pub lookups: PgPool,
     pub publisher: Publisher,
     pub hub: OutcomeHub,
     /// Public base URL, without a trailing `/`.
@@ -55,12 +64,6 @@ impl AppState {
     /// `Location` header and `meta.location`.
     pub fn location(&self, directory_id: Uuid, resource_type: &str, id: Uuid) -> String {
         format!("{}/{resource_type}/{id}", self.scim_root(directory_id))
-    }
-
-    /// The pool a list query runs on: [`AppState::lookups`] for a point lookup (`lookup`),
-    /// otherwise the general one.
-    pub fn lookup_pool(&self, lookup: bool) -> &PgPool {
-        if lookup { &self.lookups } else { &self.pool }
     }
 
     /// Publish `change` as an event of the principal's directory and wait for its outcome.

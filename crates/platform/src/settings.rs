@@ -34,7 +34,8 @@ pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
     /// The gateway's connections for point lookups (`GET /Users/{id}`, `filter=userName eq …`
-    /// and the other indexed `eq` lookups Entra matches with), apart from `pool_size`.
+    /// and the other indexed `eq` lookups Entra matches with), apart from `pool_size`: async
+    /// connections, each HTTP worker holding `ceil(lookup_pool_size / workers)`.
     pub lookup_pool_size: u32,
 }
 

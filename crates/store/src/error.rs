@@ -5,6 +5,10 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
+    /// A lookup connection could not be had ([`crate::lookup`]): none free in time, or none
+    /// could be made.
+    #[error("no database connection available: {0}")]
+    LookupPool(String),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("could not connect to the database: {0}")]

@@ -86,7 +86,9 @@ pub fn classify(error: &Error) -> Failure {
 /// Classify a store error: pool checkouts and connection failures are transient.
 pub fn classify_store(error: &StoreError) -> Failure {
     match error {
-        StoreError::Pool(_) | StoreError::Connection(_) => Failure::Transient,
+        StoreError::Pool(_) | StoreError::LookupPool(_) | StoreError::Connection(_) => {
+            Failure::Transient
+        }
         StoreError::Query(error) => classify(error),
         StoreError::Migration(_) | StoreError::Join(_) => Failure::Unknown,
     }

@@ -29,7 +29,7 @@ use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::request_log::{note, patch_summary};
-use crate::state::AppState;
+use crate::state::{AppState, Lookups};
 
 fn group_id(raw: &str) -> Result<Uuid, ApiError> {
     resource_id(raw, "no such group")
@@ -153,24 +153,27 @@ pub async fn get(
 pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    query_list(principal, state, lowercase_keys(query.into_inner())).await
+    query_list(principal, state, lookups, lowercase_keys(query.into_inner())).await
 }
 
 /// `POST /Groups/.search` (RFC 7644 §3.4.3): the query in a SearchRequest body.
 pub async fn search(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(payload, state.max_body_bytes).await?;
-    query_list(principal, state, search_params(&body)?).await
+    query_list(principal, state, lookups, search_params(&body)?).await
 }
 
 async fn query_list(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { selection, start_index, count, filter, sort } =
@@ -180,21 +183,43 @@ async fn query_list(
     let directory_id = principal.directory_id;
     // A group's members can be many: only a lookup that does not show them is a point lookup.
     let lookup = !with_members && filter.as_ref().is_some_and(filter_sql::is_group_lookup);
-    let (total, rows, members) = roster_store::run_read(state.lookup_pool(lookup), move |conn| {
+    let (total, rows, members) = if lookup {
+        let mut conn = lookups.checkout().await?;
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
-        let (total, rows) =
-            filter_sql::find_groups(conn, directory_id, filter.as_ref(), start_index, count, sort)
-                .map_err(filter_error)?;
-        // The members of this page's groups only.
-        let members = if with_members && !rows.is_empty() {
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-            groups::members_shown(conn, directory_id, &ids, with_display)?
-        } else {
-            Vec::new()
-        };
-        Ok::<_, ApiError>((total, rows, members))
-    })
-    .await?;
+        let (total, rows) = filter_sql::lookups::find_groups(
+            &mut conn,
+            directory_id,
+            filter.as_ref(),
+            start_index,
+            count,
+            sort,
+        )
+        .await
+        .map_err(filter_error)?;
+        (total, rows, Vec::new())
+    } else {
+        roster_store::run_read(&state.pool, move |conn| {
+            let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
+            let (total, rows) = filter_sql::find_groups(
+                conn,
+                directory_id,
+                filter.as_ref(),
+                start_index,
+                count,
+                sort,
+            )
+            .map_err(filter_error)?;
+            // The members of this page's groups only.
+            let members = if with_members && !rows.is_empty() {
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                groups::members_shown(conn, directory_id, &ids, with_display)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ApiError>((total, rows, members))
+        })
+        .await?
+    };
     let resources = rows
         .iter()
         .map(|row| {

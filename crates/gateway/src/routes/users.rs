@@ -10,9 +10,9 @@ use roster_scim::ScimError;
 use roster_scim::list::ListResponse;
 use roster_scim::patch::PatchRequest;
 use roster_scim::user::{Meta, User};
-use roster_store::filter_sql;
 use roster_store::outcomes::OutcomeRow;
-use roster_store::users::{self, UserRow};
+use roster_store::users::UserRow;
+use roster_store::{filter_sql, lookup};
 use uuid::Uuid;
 
 use super::common::{
@@ -24,7 +24,7 @@ use crate::auth::Principal;
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::request_log::{note, patch_summary};
-use crate::state::AppState;
+use crate::state::{AppState, Lookups};
 
 /// `POST /Users`: validate, publish `CreateUser`, answer from the outcome (201 or an error).
 pub async fn create(
@@ -118,6 +118,7 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
 pub async fn get(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     path: web::Path<(String, String)>,
     query: web::Query<HashMap<String, String>>,
     req: HttpRequest,
@@ -125,12 +126,12 @@ pub async fn get(
     let selection = selection(&lowercase_keys(query.into_inner()), &state.filter_limits)?;
     let not_found = || ApiError::Scim(ScimError::not_found("no such user"));
     let id = user_id(&path.1)?;
-    let directory_id = principal.directory_id;
-    let row = roster_store::run_read(&state.lookups, move |conn| {
-        users::find(conn, directory_id, id).map_err(ApiError::from)
-    })
-    .await?
-    .ok_or_else(not_found)?;
+    let mut conn = lookups.checkout().await?;
+    let row = lookup::find_user(&mut conn, principal.directory_id, id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)?;
+    drop(conn);
     note(&req, |n| n.resource_name = Some(row.user_name.clone()));
     if not_modified(&req, row.version) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), row.version));
@@ -144,36 +145,53 @@ pub async fn get(
 pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    query_list(principal, state, lowercase_keys(query.into_inner())).await
+    query_list(principal, state, lookups, lowercase_keys(query.into_inner())).await
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the query in a SearchRequest body.
 pub async fn search(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(payload, state.max_body_bytes).await?;
-    query_list(principal, state, search_params(&body)?).await
+    query_list(principal, state, lookups, search_params(&body)?).await
 }
 
 async fn query_list(
     principal: Principal,
     state: web::Data<AppState>,
+    lookups: web::Data<Lookups>,
     params: HashMap<String, String>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { selection, start_index, count, filter, sort } =
         ListQuery::parse(&params, &state)?;
     let directory_id = principal.directory_id;
-    let pool = state.lookup_pool(filter.as_ref().is_some_and(filter_sql::is_user_lookup));
-    let (total, rows) = roster_store::run_read(pool, move |conn| {
+    let (total, rows) = if filter.as_ref().is_some_and(filter_sql::is_user_lookup) {
+        let mut conn = lookups.checkout().await?;
         let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
-        filter_sql::find_users(conn, directory_id, filter.as_ref(), start_index, count, sort)
-            .map_err(filter_error)
-    })
-    .await?;
+        filter_sql::lookups::find_users(
+            &mut conn,
+            directory_id,
+            filter.as_ref(),
+            start_index,
+            count,
+            sort,
+        )
+        .await
+        .map_err(filter_error)?
+    } else {
+        roster_store::run_read(&state.pool, move |conn| {
+            let sort = sort.as_ref().map(|(path, descending)| (path, *descending));
+            filter_sql::find_users(conn, directory_id, filter.as_ref(), start_index, count, sort)
+                .map_err(filter_error)
+        })
+        .await?
+    };
     let resources = rows.iter().map(|row| selection.apply(&render(&state, row))).collect();
     let body = ListResponse {
         total_results: total.max(0) as u64,

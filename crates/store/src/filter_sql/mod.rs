@@ -68,7 +68,7 @@ use thiserror::Error;
 use crate::schema::users;
 
 pub use condition::Condition;
-pub use page::{find_groups, find_users};
+pub use page::{find_groups, find_users, lookups};
 use translator::translate_for;
 
 /// Why a filter could not be answered from Postgres.
