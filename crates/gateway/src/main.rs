@@ -4,6 +4,11 @@
 use anyhow::Context;
 use roster_platform::{Settings, Shutdown, telemetry};
 
+/// mimalloc instead of glibc's malloc: allocation was a fifth of the gateway's CPU per request
+/// (docs/benchmarks.md, issue 12).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("openapi") {
