@@ -56,6 +56,32 @@ async fn missing_wrong_and_foreign_tokens_are_401_and_publish_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_verified_once_lends_nothing_to_altered_copies() {
+    let app = TestApp::spawn().await;
+    let url = app.scim_url();
+    // The gateway now remembers this token as verified (for the token cache's TTL).
+    assert_eq!(app.get("/Users").await.status(), 200);
+    // The same claims with one character of the signature changed, or signed with another key.
+    let mut altered = app.token.clone();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_401(post_with(&app, &url, Some(&altered)).await).await;
+    let forged = roster_platform::tokens::issue(
+        &roster_platform::keys::Keys::single(secrecy::SecretString::from("f".repeat(48))),
+        app.directory_id,
+        app.token_id,
+        0,
+        None,
+    )
+    .unwrap();
+    assert_401(post_with(&app, &url, Some(secrecy::ExposeSecret::expose_secret(&forged))).await)
+        .await;
+    // The token itself still opens its directory.
+    assert_eq!(post_with(&app, &url, Some(&app.token)).await.status(), 201);
+    assert_eq!(app.published_count().await, 1, "only the token's own create was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_token_is_refused_within_seconds() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/Users").await.status(), 200);

@@ -36,7 +36,16 @@ pub struct TokenVerifier {
     pool: PgPool,
     ttl: Duration,
     cache: RwLock<HashMap<Uuid, Cached>>,
+    /// Tokens whose signature and claims verified, by their SHA-256, for `ttl`: checking a
+    /// JWT was a tenth of the gateway's CPU per lookup (docs/benchmarks.md). Only tokens that
+    /// verified are kept, so made-up tokens cannot fill it, and at most [`MAX_VERIFIED`]. A
+    /// kept token still passes the grant's checks on every request (revoked, expired, that
+    /// directory, that very token).
+    verified: RwLock<HashMap<Vec<u8>, (tokens::VerifiedToken, Instant)>>,
 }
+
+/// Most tokens [`TokenVerifier`] keeps as verified (a directory has a token or two).
+const MAX_VERIFIED: usize = 10_000;
 
 #[derive(Clone)]
 struct Cached {
@@ -46,7 +55,13 @@ struct Cached {
 
 impl TokenVerifier {
     pub fn new(signing_key: Keys, pool: PgPool, ttl: Duration) -> Self {
-        TokenVerifier { signing_key, pool, ttl, cache: RwLock::new(HashMap::new()) }
+        TokenVerifier {
+            signing_key,
+            pool,
+            ttl,
+            cache: RwLock::new(HashMap::new()),
+            verified: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Forget a token at once (revocation pushed by NOTIFY).
@@ -60,12 +75,13 @@ impl TokenVerifier {
     /// caller learns nothing about which directories or tokens exist.
     pub async fn verify(&self, directory: &str, token: &str) -> Result<Principal, ApiError> {
         let denied = || ApiError::Scim(ScimError::unauthorized("invalid or missing bearer token"));
-        let verified = tokens::verify(&self.signing_key, token).map_err(|_| denied())?;
+        let fingerprint = tokens::fingerprint(token);
+        let verified = self.signature(token, &fingerprint).ok_or_else(denied)?;
         if Uuid::parse_str(directory).ok() != Some(verified.directory_id) {
             return Err(denied());
         }
         let grant = self.grant(verified.token_id).await?.ok_or_else(denied)?;
-        if !grant.admits(verified.directory_id, &tokens::fingerprint(token), chrono::Utc::now()) {
+        if !grant.admits(verified.directory_id, &fingerprint, chrono::Utc::now()) {
             return Err(denied());
         }
         Ok(Principal {
@@ -73,6 +89,27 @@ impl TokenVerifier {
             tenant_id: grant.tenant_id,
             token_id: grant.token_id,
         })
+    }
+
+    /// What a token's verified signature and claims say, remembered for `ttl`.
+    fn signature(&self, token: &str, fingerprint: &[u8]) -> Option<tokens::VerifiedToken> {
+        if let Ok(verified) = self.verified.read()
+            && let Some((claims, at)) = verified.get(fingerprint)
+            && at.elapsed() < self.ttl
+        {
+            return Some(*claims);
+        }
+        let claims = tokens::verify(&self.signing_key, token).ok()?;
+        if let Ok(mut verified) = self.verified.write() {
+            if verified.len() >= MAX_VERIFIED {
+                verified.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                if verified.len() >= MAX_VERIFIED {
+                    verified.clear();
+                }
+            }
+            verified.insert(fingerprint.to_vec(), (claims, Instant::now()));
+        }
+        Some(claims)
     }
 
     async fn grant(&self, token_id: Uuid) -> Result<Option<control::TokenGrant>, ApiError> {
