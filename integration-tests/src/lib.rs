@@ -595,6 +595,14 @@ where
     }
 }
 
+/// A token of the right shape for `directory_id` and `token_id`, signed with a key the gateway
+/// does not have: what a forger sends.
+pub fn forged_token(directory_id: Uuid, token_id: Uuid) -> String {
+    let key = roster_platform::keys::Keys::single(SecretString::from("f".repeat(48)));
+    let token = tokens::issue(&key, directory_id, token_id, 0, None).expect("sign a token");
+    token.expose_secret().to_string()
+}
+
 /// An Entra-style create body (docs/entra/requests.md §2.1) for `user_name`.
 pub fn entra_user(user_name: &str) -> Value {
     serde_json::json!({

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use roster_integration_tests::{TestApp, entra_user, eventually};
+use roster_integration_tests::{TestApp, entra_user, eventually, forged_token};
 use roster_store::control;
 use serde_json::Value;
 
@@ -28,16 +28,8 @@ async fn missing_wrong_and_foreign_tokens_are_401_and_publish_nothing() {
     assert_401(post_with(&app, &url, None).await).await;
     assert_401(post_with(&app, &url, Some("not-a-token")).await).await;
     // Right shape, signed with another key.
-    let forged = roster_platform::tokens::issue(
-        &roster_platform::keys::Keys::single(secrecy::SecretString::from("f".repeat(48))),
-        app.directory_id,
-        app.token_id,
-        0,
-        None,
-    )
-    .unwrap();
-    assert_401(post_with(&app, &url, Some(secrecy::ExposeSecret::expose_secret(&forged))).await)
-        .await;
+    let forged = forged_token(app.directory_id, app.token_id);
+    assert_401(post_with(&app, &url, Some(&forged)).await).await;
     // A valid token of another directory of the same tenant ("advisors" vs "rooms").
     let other = control::ensure_directory(&mut app.db.conn(), app.tenant_id, "rooms").unwrap();
     let (_, other_token) = app.issue_token(other.id);
@@ -66,16 +58,8 @@ async fn a_token_verified_once_lends_nothing_to_altered_copies() {
     let last = altered.pop().unwrap();
     altered.push(if last == 'A' { 'B' } else { 'A' });
     assert_401(post_with(&app, &url, Some(&altered)).await).await;
-    let forged = roster_platform::tokens::issue(
-        &roster_platform::keys::Keys::single(secrecy::SecretString::from("f".repeat(48))),
-        app.directory_id,
-        app.token_id,
-        0,
-        None,
-    )
-    .unwrap();
-    assert_401(post_with(&app, &url, Some(secrecy::ExposeSecret::expose_secret(&forged))).await)
-        .await;
+    let forged = forged_token(app.directory_id, app.token_id);
+    assert_401(post_with(&app, &url, Some(&forged)).await).await;
     // The token itself still opens its directory.
     assert_eq!(post_with(&app, &url, Some(&app.token)).await.status(), 201);
     assert_eq!(app.published_count().await, 1, "only the token's own create was published");

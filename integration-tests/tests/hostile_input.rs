@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use roster_integration_tests::{Bystander, TestApp, entra_user};
+use roster_integration_tests::{Bystander, TestApp, entra_user, forged_token};
 use serde_json::{Value, json};
 
 const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User";
@@ -585,5 +585,53 @@ async fn nul_in_a_role_mapping_rule_is_a_problem_json_400() {
         );
     }
     assert_eq!(stack.app.published_count().await, published, "nothing is published");
+    stack.bystander_provisions().await;
+}
+
+/// What a hostile client sends to the point lookups (on each worker's async connections) and to
+/// the token check (which remembers tokens that verified) is a 4xx, and another tenant's
+/// directory still provisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_point_lookups_and_tokens() {
+    let stack = Stack::spawn().await;
+    let scim = stack.app.scim_url();
+    let lookup = |filter: &str| {
+        stack
+            .app
+            .client
+            .get(format!("{scim}/Users"))
+            .query(&[("filter", filter)])
+            .bearer_auth(&stack.app.token)
+    };
+    // A lookup of a long value that does not compress, within the filter's 4,096 bytes: none.
+    let long = format!("userName eq \"{}\"", random_text(900));
+    let response = lookup(&long).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["totalResults"], 0);
+    // Past the limit, and control characters in each indexed attribute's value.
+    let over = format!("userName eq \"{}\"", "a".repeat(5_000));
+    stack.refused(lookup(&over), 400, Some("invalidFilter")).await;
+    for attr in ["userName", "externalId", "id", "displayName"] {
+        let filter = format!("{attr} eq \"a\u{1}b\"");
+        stack.refused(lookup(&filter), 400, Some("invalidFilter")).await;
+    }
+    // Ids that are not a user's: never a lookup, a 404.
+    for id in ["a".repeat(2_000), "%00".to_string(), "..%2F..%2Fadmin".to_string()] {
+        let request = stack.raw(reqwest::Method::GET, &format!("/Users/{id}"), String::new());
+        stack.refused(request, 404, None).await;
+    }
+    // Made-up tokens, a token of 6 KB, and one signed with another key for the bystander's
+    // directory: 401, and none is remembered as verified.
+    let garbage: Vec<String> = (0..100).map(|i| format!("eyJhbGciOiJIUzI1NiJ9.{i}.x")).collect();
+    let forged = forged_token(stack.bystander.directory_id, uuid::Uuid::new_v4());
+    let bystander_url =
+        format!("{}/scim/v2/{}/Users", stack.app.base_url, stack.bystander.directory_id);
+    for token in garbage.iter().chain([&"a".repeat(6_000)]) {
+        let request = stack.app.client.get(format!("{scim}/Users")).bearer_auth(token);
+        stack.refused(request, 401, None).await;
+    }
+    stack.refused(stack.app.client.get(&bystander_url).bearer_auth(&forged), 401, None).await;
+    // The directory's own token still looks up.
+    assert_eq!(lookup("userName eq \"nobody\"").send().await.unwrap().status(), 200);
     stack.bystander_provisions().await;
 }
