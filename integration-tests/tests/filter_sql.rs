@@ -816,6 +816,64 @@ fn insert_random_users(conn: &mut PgConnection, rng: &mut Rng, directory_id: Uui
     }
 }
 
+/// `roster_scim_email_keys` (the GIN index's keys) reads a canonical `emails` array directly
+/// and any other shape through its general form (migration 000020): both give the same set of keys,
+/// for the random corpus and for every shape that is not canonical.
+#[test]
+fn email_keys_fast_path_agrees_with_the_general_form() {
+    #[derive(QueryableByName)]
+    struct Keys {
+        #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+        fast: Vec<String>,
+        #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+        general: Vec<String>,
+    }
+    let corpus = corpus(200, 0xE3A1_15EE);
+    let mut conn = corpus.db.conn();
+    let mut resources: Vec<Value> = corpus.resources.values().cloned().collect();
+    resources.extend([
+        json!({"emails": [{"value": "A@x.com"}, {"value": "a@X.com"}, {"value": "Élodie@x"}]}),
+        json!({"emails": [{"value": "ßtefan@x"}, {"value": "İlker@x"}, {"value": ""}]}),
+        json!({"emails": [{"Value": "b@x"}]}),
+        json!({"emails": [{"value": "c@x", "VALUE": "d@x"}]}),
+        json!({"emails": [{"VALUE": "c@x", "Value": "d@x"}]}),
+        json!({"emails": [null, {"value": "e@x"}]}),
+        json!({"emails": ["f@x", {"value": "F@x"}]}),
+        json!({"emails": [{"value": ["g@x", "h@x", null, 3]}]}),
+        json!({"emails": [{"value": 12}, {"value": "twelve@x"}]}),
+        json!({"emails": [{"value": null}, {"value": "n@x"}]}),
+        json!({"emails": [{"value": "o@x"}, {"type": "work"}]}),
+        json!({"emails": [{"value": {"nested": "p@x"}}]}),
+        json!({"emails": {"value": "i@x"}}),
+        json!({"emails": "j@x"}),
+        json!({"emails": null}),
+        json!({"emails": []}),
+        json!({"EMAILS": [{"value": "k@x"}]}),
+        json!({ENTERPRISE: {"emails": [{"value": "l@x"}]}}),
+        json!({"emails": [], CUSTOM: {"emails": [{"value": "m@x"}]}}),
+        json!({"emails": null, CUSTOM: {"Emails": [{"value": "q@x"}]}}),
+        json!([{"emails": [{"value": "r@x"}]}]),
+        json!("s@x"),
+        json!({}),
+    ]);
+    let mut with_keys = 0;
+    for resource in &resources {
+        let mut keys: Keys = diesel::sql_query(
+            "SELECT roster_scim_email_keys($1) AS fast, roster_scim_email_keys_general($1) AS general",
+        )
+        .bind::<diesel::sql_types::Jsonb, _>(resource)
+        .get_result(&mut conn)
+        .unwrap();
+        // The index and `@>` take the keys as a set; DISTINCT gives them in no set order.
+        keys.fast.sort();
+        keys.general.sort();
+        assert_eq!(keys.fast, keys.general, "the email keys of {resource}");
+        with_keys += usize::from(!keys.fast.is_empty());
+    }
+    // The corpus and the shapes above do reach keys.
+    assert!(with_keys > resources.len() / 2, "only {with_keys} resources have email keys");
+}
+
 #[test]
 fn entra_queries_use_indexes() {
     let db = TestDatabase::create(&test_settings().database.url);
