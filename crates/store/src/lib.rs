@@ -29,6 +29,8 @@ pub mod users;
 pub mod wake;
 
 pub use error::StoreError;
-pub use pool::{PgPool, PoolOptions, connect, connect_with, run_read, run_write};
+pub use pool::{
+    PgPool, PoolOptions, connect, connect_with, establish_for_batches, run_read, run_write,
+};
 
 pub use diesel::PgConnection;

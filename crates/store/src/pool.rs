@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use diesel::PgConnection;
+use diesel::connection::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 
@@ -52,6 +53,21 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
         }
         Ok(())
     }
+}
+
+/// A connection of its own for a consumer's loop or the relay, whose statements each serve a
+/// batch: planned for their parameters every time (`plan_cache_mode = force_custom_plan`).
+///
+/// A prepared statement's generic plan is made once, with the statistics of that moment. Made
+/// while a table is nearly empty (a new database, or statistics autovacuum has not refreshed
+/// yet), it keeps scanning the whole table as the table grows: the role-mapper's
+/// `users_by_ids` went through `users_external_id` on `directory_id` alone and took 6.6 ms per
+/// batch instead of 0.2 in a benchmark (docs/benchmarks.md). Planning a batch's statement
+/// costs little beside the batch.
+pub fn establish_for_batches(url: &str) -> Result<PgConnection, StoreError> {
+    let mut conn = PgConnection::establish(url)?;
+    conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+    Ok(conn)
 }
 
 /// Run blocking diesel reads on tokio's blocking pool, carrying the caller's tracing span: how

@@ -35,7 +35,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -287,7 +286,7 @@ impl Db {
     }
 
     fn connect(&mut self) -> Result<PgConnection, StoreError> {
-        let mut conn = PgConnection::establish(&self.url)?;
+        let mut conn = roster_store::establish_for_batches(&self.url)?;
         if !self.language_checked {
             self.language_checked = true;
             match roster_store::sqlstate::messages_are_english(&mut conn) {
