@@ -64,6 +64,7 @@ async fn an_event_produced_past_the_gateway_is_applied_within_the_park_limit() {
         change: Some(roster_events::Change::CreateUser(CreateUser {
             id: id.to_string(),
             resource_json: entra_user("unannounced@contoso.com").to_string(),
+            ..Default::default()
         })),
     };
     let producer = roster_platform::kafka::producer(&app.settings.kafka).unwrap();

@@ -2,12 +2,18 @@
 
 use diesel::prelude::*;
 use roster_integration_tests::{TestApp, entra_user};
-use roster_store::schema::{directories, users};
+use roster_store::schema::{directories, event_outcomes, users};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, user_name: &str) -> Value {
     let response = app.post_user(&entra_user(user_name)).await;
     assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn read(app: &TestApp, id: &str) -> Value {
+    let response = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
 
@@ -149,6 +155,60 @@ async fn put_replaces_and_keeps_user_names_unique() {
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["scimType"], "uniqueness");
+}
+
+/// A create, a replace and a PATCH answer exactly what a read then shows. The create's and the
+/// replace's outcomes hold only `meta` (the gateway answers from the resource it published,
+/// design 0009); the PATCH's, computed by the projector, holds the resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_answer_what_a_read_shows_and_outcomes_keep_only_what_the_gateway_lacks() {
+    let app = TestApp::spawn().await;
+    let mut body = entra_user("Echo@Contoso.com");
+    body["displayName"] = json!("Échō");
+    body["nickName"] = Value::Null;
+    body["EMAILS"] = json!([{"Value": "Echo@Contoso.com", "type": "work", "primary": "True"}]);
+    body.as_object_mut().unwrap().remove("emails");
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+        json!({"department": "R&D", "manager": {"value": "m-1"}});
+    body["favouriteColour"] = json!("teal");
+    let response = app.post_user(&body).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created, read(&app, &id).await);
+    assert_eq!(created["emails"][0]["value"], "Echo@Contoso.com", "{created}");
+
+    let mut replacement = body.clone();
+    replacement["displayName"] = json!("Replaced");
+    let response = app.send(reqwest::Method::PUT, &format!("/Users/{id}"), Some(replacement)).await;
+    assert_eq!(response.status(), 200);
+    let replaced: Value = response.json().await.unwrap();
+    assert_eq!(replaced["displayName"], "Replaced");
+    assert_eq!(replaced, read(&app, &id).await);
+
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "displayName", "value": "Patched"}],
+    });
+    let response = app.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!(patched["displayName"], "Patched");
+    assert_eq!(patched, read(&app, &id).await);
+
+    let mut conn = app.db.conn();
+    let bodies: Vec<Value> = event_outcomes::table
+        .filter(event_outcomes::directory_id.eq(app.directory_id))
+        .order(event_outcomes::kafka_offset)
+        .select(event_outcomes::body.assume_not_null())
+        .load(&mut conn)
+        .unwrap();
+    let versions: Vec<(i64, bool)> = bodies
+        .iter()
+        .map(|b| (b["version"].as_i64().unwrap(), b.get("resource").is_some()))
+        .collect();
+    assert_eq!(versions, [(1, false), (2, false), (3, true)], "{bodies:?}");
+    assert_eq!(bodies[2]["resource"]["displayName"], "Patched");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

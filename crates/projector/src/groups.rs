@@ -201,7 +201,7 @@ fn applied(conn: &mut PgConnection, status: u16, row: &GroupRow) -> Applied {
         })
         .collect();
     let body = AppliedBody {
-        resource: row.resource.clone(),
+        resource: Some(row.resource.clone()),
         created: row.created_at,
         last_modified: row.last_modified,
         version: row.version,

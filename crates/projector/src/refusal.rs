@@ -277,6 +277,7 @@ mod tests {
         event(Change::CreateUser(CreateUser {
             id: Uuid::nil().to_string(),
             resource_json: resource.to_string(),
+            ..Default::default()
         }))
     }
 

@@ -17,10 +17,28 @@ use crate::cache::BatchCache;
 use crate::decision::{Applied, Decision, parse_id, patch_ops};
 use crate::rows::{deprovision, load_for_change};
 
+/// Whether a write's outcome repeats the stored resource.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resource {
+    /// It holds only `meta`: the resource stored is the one the event carried (a create or
+    /// replace), and the gateway that published it answers with its own copy
+    /// (`answered_from_request`, design 0009).
+    Omitted,
+    /// It holds the resource: a PATCH's result, or an event from a gateway that predates
+    /// `answered_from_request`.
+    Included,
+}
+
+impl Resource {
+    fn unless_answered_from_request(answered_from_request: bool) -> Resource {
+        if answered_from_request { Resource::Omitted } else { Resource::Included }
+    }
+}
+
 /// The outcome of a create, replace or PATCH: the user as stored.
-fn applied(status: u16, row: &UserRow) -> Decision {
+fn applied(status: u16, row: &UserRow, resource: Resource) -> Decision {
     let body = AppliedBody {
-        resource: row.resource.clone(),
+        resource: (resource == Resource::Included).then(|| row.resource.clone()),
         created: row.created_at,
         last_modified: row.last_modified,
         version: row.version,
@@ -47,15 +65,18 @@ pub(crate) fn create_many(
         };
         prepared.push(row);
     }
-    let rows: Vec<UserRow> = prepared.iter().filter_map(|row| row.as_ref().ok()).cloned().collect();
+    let rows: Vec<UserRow> =
+        prepared.iter().filter_map(|row| row.as_ref().ok()).map(|(row, _)| row.clone()).collect();
     let mut inserted = users::insert_many_if_absent(conn, &rows)?;
     let mut decisions = Vec::with_capacity(events.len());
     for row in prepared {
         let decision = match row {
             Err(error) => Decision::rejected(error),
             // Taken out of the set: a second create of the same id was not the one inserted.
-            Ok(row) if inserted.remove(&(row.id, row.directory_id)) => applied(201, &row),
-            Ok(row) => Decision::rejected(create_conflict(conn, &row)?),
+            Ok((row, resource)) if inserted.remove(&(row.id, row.directory_id)) => {
+                applied(201, &row, resource)
+            }
+            Ok((row, _)) => Decision::rejected(create_conflict(conn, &row)?),
         };
         decisions.push(decision);
     }
@@ -63,21 +84,22 @@ pub(crate) fn create_many(
 }
 
 pub(crate) fn create(conn: &mut PgConnection, event: &DecodedChange) -> Applied {
-    let row = new_user_row(event)?;
+    let (row, resource) = new_user_row(event)?;
     if users::insert_if_absent(conn, &row)? {
-        return Ok(applied(201, &row));
+        return Ok(applied(201, &row, resource));
     }
     Err(create_conflict(conn, &row)?.into())
 }
 
-/// The row a `CreateUser` event asks for.
-fn new_user_row(event: &DecodedChange) -> Result<UserRow, ScimError> {
+/// The row a `CreateUser` event asks for, and whether its outcome repeats the resource.
+fn new_user_row(event: &DecodedChange) -> Result<(UserRow, Resource), ScimError> {
     let Some(Change::CreateUser(create)) = event.change() else {
         return Err(ScimError::invalid_syntax("the event does not create a user"));
     };
     let id = parse_id(&create.id)?;
     let user = parse_user(&create.resource_json)?;
-    Ok(UserRow::new(event.directory_id, id, &user, event.event_time))
+    let resource = Resource::unless_answered_from_request(create.answered_from_request);
+    Ok((UserRow::new(event.directory_id, id, &user, event.event_time), resource))
 }
 
 /// Why a new user's row could not be inserted.
@@ -96,7 +118,8 @@ pub(crate) fn replace(
     let id = parse_id(&replace.id)?;
     let user = parse_user(&replace.resource_json)?;
     let current = load_for_change::<UserRow>(conn, event, id, replace.if_match.as_deref())?;
-    save(conn, event, current, &user, 200)
+    let resource = Resource::unless_answered_from_request(replace.answered_from_request);
+    save(conn, event, current, &user, resource)
 }
 
 pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &PatchUser) -> Applied {
@@ -104,7 +127,7 @@ pub(crate) fn patch(conn: &mut PgConnection, event: &DecodedChange, patch: &Patc
     let ops = patch_ops(&patch.operations)?;
     let current = load_for_change::<UserRow>(conn, event, id, patch.if_match.as_deref())?;
     let patched = apply_to_user(&User::from_stored(current.resource.clone()), &ops)?;
-    save(conn, event, current, &patched, 200)
+    save(conn, event, current, &patched, Resource::Included)
 }
 
 pub(crate) fn delete(
@@ -120,13 +143,13 @@ pub(crate) fn delete(
     Ok(Decision::no_content(id))
 }
 
-/// Store a new state of `current`, checking userName uniqueness if it changed.
+/// Store a new state of `current`, checking userName uniqueness if it changed (200).
 fn save(
     conn: &mut PgConnection,
     event: &DecodedChange,
     current: UserRow,
     user: &User,
-    status: u16,
+    resource: Resource,
 ) -> Applied {
     if !user.user_name().eq_ignore_ascii_case(&current.user_name)
         && users::user_name_taken(conn, event.directory_id, user.user_name(), Some(current.id))?
@@ -137,7 +160,7 @@ fn save(
     row.created_at = current.created_at;
     row.version = current.version + 1;
     users::update(conn, &row)?;
-    Ok(applied(status, &row))
+    Ok(applied(200, &row, resource))
 }
 
 fn parse_user(resource_json: &str) -> Result<User, ScimError> {

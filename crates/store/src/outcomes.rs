@@ -16,12 +16,19 @@ pub const OUTCOMES_CHANNEL: &str = "roster_outcomes";
 /// Postgres limits a NOTIFY payload to 8000 bytes; ids are 36 bytes and a comma.
 pub const IDS_PER_NOTIFY: usize = 200;
 
-/// The body of a 2xx outcome: the resource as stored and what `meta` is built from. The
-/// gateway renders the response from it (it alone knows the public URL for `meta.location`).
+/// The body of a 2xx outcome: what `meta` is built from, and the resource as stored when the
+/// gateway does not already hold it. The gateway renders the response from it (it alone knows
+/// the public URL for `meta.location`).
+///
+/// A user's create or replace stores exactly the resource the request carried, which the
+/// gateway that published it still holds: its outcome leaves `resource` out (design 0009), so
+/// the resource is not written a second time. A PATCH's result and a group (whose members are
+/// filtered) are only known here and are kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppliedBody {
-    pub resource: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<serde_json::Value>,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,

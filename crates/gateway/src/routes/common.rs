@@ -173,6 +173,17 @@ pub(crate) fn answer(outcome: OutcomeRow) -> Result<Answer, ApiError> {
     Ok(Answer::Applied { status, id, body })
 }
 
+/// The resource a 2xx answers with: the outcome's, or the one the request published (`sent`)
+/// when the outcome leaves it out because it stored exactly that (a user's create or replace).
+pub(crate) fn applied_resource(
+    stored: Option<serde_json::Value>,
+    sent: Option<serde_json::Value>,
+) -> Result<serde_json::Value, ApiError> {
+    stored
+        .or(sent)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the outcome holds no resource")))
+}
+
 /// A written resource: its JSON, `Location` on a 201, and its ETag.
 pub(crate) fn written(
     status: StatusCode,

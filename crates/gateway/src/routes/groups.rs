@@ -21,8 +21,8 @@ use roster_store::outcomes::OutcomeRow;
 use uuid::Uuid;
 
 use super::common::{
-    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
-    not_modified, resource_id, search_params, selection, with_etag, written,
+    Answer, ListQuery, answer, applied_resource, event_operation, filter_error, if_match,
+    lowercase_keys, not_modified, resource_id, search_params, selection, with_etag, written,
 };
 use super::scim_json;
 use crate::auth::Principal;
@@ -293,7 +293,7 @@ fn respond(
         location: location.clone(),
         version: applied.version,
     };
-    let resource = Group::from_stored(applied.resource).to_resource(
+    let resource = Group::from_stored(applied_resource(applied.resource, None)?).to_resource(
         &id.to_string(),
         &meta,
         members.as_deref(),

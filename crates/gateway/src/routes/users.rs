@@ -16,8 +16,8 @@ use roster_store::{filter_sql, lookup};
 use uuid::Uuid;
 
 use super::common::{
-    Answer, ListQuery, answer, event_operation, filter_error, if_match, lowercase_keys,
-    not_modified, resource_id, search_params, selection, with_etag, written,
+    Answer, ListQuery, answer, applied_resource, event_operation, filter_error, if_match,
+    lowercase_keys, not_modified, resource_id, search_params, selection, with_etag, written,
 };
 use super::scim_json;
 use crate::auth::Principal;
@@ -40,12 +40,14 @@ pub async fn create(
         n.resource_id = Some(id.to_string());
         n.resource_name = user_name(&user);
     });
+    let resource = user.into_json();
     let change = Change::CreateUser(CreateUser {
         id: id.to_string(),
-        resource_json: user.as_json().to_string(),
+        resource_json: resource.to_string(),
+        answered_from_request: true,
     });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome, &req)
+    respond(&state, &principal, outcome, &req, Some(resource))
 }
 
 /// `PUT /Users/{id}`: replace the whole user (200 with the new state).
@@ -60,13 +62,15 @@ pub async fn replace(
     let body = read_json(payload, state.max_body_bytes).await?;
     let user = User::from_request_with(body, &state.limits)?;
     note(&req, |n| n.resource_name = user_name(&user));
+    let resource = user.into_json();
     let change = Change::ReplaceUser(ReplaceUser {
         id: id.to_string(),
-        resource_json: user.as_json().to_string(),
+        resource_json: resource.to_string(),
         if_match: if_match(&req),
+        answered_from_request: true,
     });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome, &req)
+    respond(&state, &principal, outcome, &req, Some(resource))
 }
 
 /// `PATCH /Users/{id}`: every Entra dialect, normalised here, applied by the projector (200
@@ -86,7 +90,7 @@ pub async fn patch(
     let change =
         Change::PatchUser(PatchUser { id: id.to_string(), operations, if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome, &req)
+    respond(&state, &principal, outcome, &req, None)
 }
 
 /// `DELETE /Users/{id}`: deprovision (204). Under the directory's `tombstone` policy the user
@@ -100,12 +104,12 @@ pub async fn delete(
     let id = user_id(&path.1)?;
     let change = Change::DeleteUser(DeleteUser { id: id.to_string(), if_match: if_match(&req) });
     let outcome = state.submit(&principal, change, &req).await?;
-    respond(&state, &principal, outcome, &req)
+    respond(&state, &principal, outcome, &req, None)
 }
 
 /// A user's userName, for the provisioning log.
 fn user_name(user: &User) -> Option<String> {
-    user.as_json().get("userName").and_then(|v| v.as_str()).map(str::to_string)
+    Some(user.user_name().to_string()).filter(|name| !name.is_empty())
 }
 
 /// A user id from the path; anything that is not a UUID names no user.
@@ -212,18 +216,22 @@ pub(crate) fn render(state: &AppState, row: &UserRow) -> serde_json::Value {
 }
 
 /// Answer a write from its outcome: the stored resource for a 2xx, the SCIM error otherwise.
+/// `sent` is the canonical resource a create or replace published: what the projector stored,
+/// and what its outcome then leaves out.
 fn respond(
     state: &AppState,
     principal: &Principal,
     outcome: OutcomeRow,
     req: &HttpRequest,
+    sent: Option<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let (status, id, applied) = match answer(outcome)? {
         Answer::NoContent(status) => return Ok(HttpResponse::build(status).finish()),
         Answer::Applied { status, id, body } => (status, id, body),
     };
+    let stored = applied_resource(applied.resource, sent)?;
     // The provisioning log names the user a PATCH changed.
-    if let Some(name) = applied.resource.get("userName").and_then(|v| v.as_str()) {
+    if let Some(name) = stored.get("userName").and_then(|v| v.as_str()) {
         note(req, |n| n.resource_name = Some(name.to_string()));
     }
     let location = state.location(principal.directory_id, "Users", id);
@@ -233,6 +241,6 @@ fn respond(
         location: location.clone(),
         version: applied.version,
     };
-    let resource = User::from_stored(applied.resource).to_resource(&id.to_string(), &meta);
+    let resource = User::from_stored(stored).to_resource(&id.to_string(), &meta);
     Ok(written(status, &resource, &location, applied.version))
 }
