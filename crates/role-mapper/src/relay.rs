@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use diesel::connection::Connection;
 use diesel::sql_types::{BigInt, Bool};
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -138,7 +139,7 @@ async fn lead(
 ) -> Result<(), RelayError> {
     let url = options.database_url.clone();
     let session: Session = Arc::new(Mutex::new(
-        tokio::task::spawn_blocking(move || roster_store::establish_for_batches(&url))
+        tokio::task::spawn_blocking(move || PgConnection::establish(&url))
             .await
             .map_err(|e| RelayError::Store(StoreError::from(e)))??,
     ));

@@ -55,8 +55,8 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
     }
 }
 
-/// A connection of its own for a consumer's loop or the relay, whose statements each serve a
-/// batch: planned for their parameters every time (`plan_cache_mode = force_custom_plan`).
+/// A connection of its own for a consumer's loop, whose statements each serve a batch: planned
+/// for their parameters every time (`plan_cache_mode = force_custom_plan`).
 ///
 /// A prepared statement's generic plan is made once, with the statistics of that moment. Made
 /// while a table is nearly empty (a new database, or statistics autovacuum has not refreshed
@@ -64,6 +64,9 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for OnAcquire {
 /// `users_by_ids` went through `users_external_id` on `directory_id` alone and took 6.6 ms per
 /// batch instead of 0.2 in a benchmark (docs/benchmarks.md). Planning a batch's statement
 /// costs little beside the batch.
+///
+/// Not for the relay: planned each time, its scan of the unpublished notifications took 0.5–0.6
+/// ms per call instead of 0.07 in the same benchmark (docs/designs/0009-what-a-create-writes.md).
 pub fn establish_for_batches(url: &str) -> Result<PgConnection, StoreError> {
     let mut conn = PgConnection::establish(url)?;
     conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
