@@ -2,6 +2,7 @@
 //! as libpq would from the same `database.url`: TLS as `sslmode` says, the server's certificate
 //! checked for `verify-ca` and `verify-full`, and `gateway.statement_timeout_ms` in force. Against
 //! this machine's Postgres, which serves TLS with a self-signed certificate for `localhost`.
+//! Beside them, the consumers' connections, which plan each statement.
 
 use std::time::Duration;
 
@@ -95,4 +96,21 @@ async fn a_url_the_lookups_cannot_use_stops_at_start() {
         let Err(error) = connector else { panic!("{query} was accepted") };
         assert!(error.to_string().contains("lookups"), "{query}: {error}");
     }
+}
+
+/// A consumer's connection plans every statement for its parameters; a lookup connection keeps
+/// Postgres's default plan caching, whose generic plans the lookups are made for (design 0009).
+#[tokio::test]
+async fn consumers_plan_each_statement_and_lookups_keep_the_default() {
+    let plan_cache_mode = "SELECT current_setting('plan_cache_mode') AS value";
+    let url = url("127.0.0.1", "sslmode=disable");
+    let mut consumer = roster_store::establish_for_batches(&url).unwrap();
+    let rows: Vec<Setting> =
+        diesel::RunQueryDsl::load(sql_query(plan_cache_mode), &mut consumer).unwrap();
+    assert_eq!(rows[0].value, "force_custom_plan");
+
+    let pool = LookupConnector::new(&url, PoolOptions::default()).unwrap().pool(1);
+    let mut lookup = lookup::checkout(&pool).await.unwrap();
+    let setting: Setting = sql_query(plan_cache_mode).get_result(&mut *lookup).await.unwrap();
+    assert_eq!(setting.value, server_setting("plan_cache_mode"));
 }
