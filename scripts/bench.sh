@@ -20,6 +20,8 @@
 #           into a fresh database, timed: run it after `sync` (BENCH_SCENARIOS=sync,rebuild). Not
 #           with `filter`, whose users are seeded past the log.
 # BENCH_KEEP_LOGS=DIR keeps the services' and the broker's logs there.
+# BENCH_STATEMENTS=1 adds, for each wrk phase, Postgres's statements ranked by their time in it
+# (pg_stat_statements, which the server must preload: the bench says how when it does not).
 # BENCH_INSTANCES=N (default 1) runs N of each service (gateways on consecutive ports, the
 # projectors and role-mappers sharing their consumer groups); wrk spreads its threads over the
 # gateways (bench/spread.lua). The single-client phases and the initial sync use the first.
@@ -70,6 +72,16 @@ scripts/stack.sh postgres
 cargo build --release --bins --workspace --quiet
 psql -q postgres://postgres@127.0.0.1:5432/postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 "$BIN"/roster migrate --create-database >/dev/null 2>&1
+bench_sql() { psql -qAt "$ROSTER__DATABASE__URL" -c "$1"; }
+if [[ ${BENCH_STATEMENTS:-} == 1 ]]; then
+  if [[ $(bench_sql "SHOW shared_preload_libraries") != *pg_stat_statements* ]]; then
+    echo "bench: BENCH_STATEMENTS needs pg_stat_statements preloaded: as the server's superuser," >&2
+    echo "  ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart Postgres" >&2
+    echo "  (pg_ctlcluster 15 main restart), and RESET it the same way afterwards" >&2
+    exit 2
+  fi
+  bench_sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
   echo "bench: something already listens on $KAFKA_PORT; the bench needs a fresh broker" >&2
   exit 1
@@ -108,12 +120,28 @@ wrk -t1 -c4 -d3s -s bench/create_users.lua "$url/Users" >/dev/null
 cpu_snapshot() {
   scripts/cpu-per-request.sh snapshot gateway="$gateway_pids" projector="$projector_pids" \
     role-mapper="$role_mapper_pids" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
+  if [[ $1 == before && ${BENCH_STATEMENTS:-} == 1 ]]; then statements_reset; fi
 }
 cpu_report() { # label, wrk output
   cpu_snapshot after
   scripts/cpu-per-request.sh report "$WORK/cpu-before" "$WORK/cpu-after" \
     "$(awk '/requests in/ {print $1}' <<<"$2")" "$1" >>"$WORK/cpu"
   echo >>"$WORK/cpu"
+  if [[ ${BENCH_STATEMENTS:-} == 1 ]]; then statements_report "$1" >>"$WORK/cpu"; fi
+}
+# With BENCH_STATEMENTS=1: the statements of this database since the phase began, by their time
+# (wall time inside Postgres: on a busy machine it includes waiting for a core).
+statements_reset() { bench_sql "SELECT pg_stat_statements_reset()" >/dev/null; }
+statements_report() { # label
+  echo "| Postgres statements: $1 | calls | ms | rows | µs per row | WAL bytes per row |"
+  echo "|---|---|---|---|---|---|"
+  bench_sql "SELECT format('| \`%s\` | %s | %s | %s | %s | %s |',
+      replace(left(regexp_replace(query, '\s+', ' ', 'g'), 90), '|', '\|'), calls,
+      round(total_exec_time), rows, round((1000 * total_exec_time / nullif(rows, 0))::numeric, 1),
+      round(wal_bytes / nullif(rows, 0)))
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ORDER BY total_exec_time DESC LIMIT 10"
+  echo
 }
 : >"$WORK/cpu"
 
