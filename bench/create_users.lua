@@ -14,6 +14,7 @@ end
 function init(args)
   counter = 0
   not_created = 0
+  statuses = {}
   run = tostring(os.time())
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
   wrk.headers["Content-Type"] = "application/scim+json"
@@ -32,13 +33,24 @@ end
 function response(status, headers, body)
   if status ~= 201 then
     not_created = not_created + 1
+    statuses[status] = (statuses[status] or 0) + 1
   end
 end
 
 function done(summary, latency, requests)
   local total = 0
+  local by_status = {}
   for _, thread in ipairs(threads) do
     total = total + thread:get("not_created")
+    for status, n in pairs(thread:get("statuses")) do
+      by_status[status] = (by_status[status] or 0) + n
+    end
   end
-  io.write(string.format("wrong answers: %d\n", total))
+  local detail = {}
+  for status, n in pairs(by_status) do
+    table.insert(detail, string.format("%d × %s", n, status))
+  end
+  table.sort(detail)
+  local suffix = #detail > 0 and (" (" .. table.concat(detail, ", ") .. ")") or ""
+  io.write(string.format("wrong answers: %d%s\n", total, suffix))
 end

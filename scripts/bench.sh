@@ -19,7 +19,12 @@
 #   rebuild (not in the default list) `roster rebuild --verify` of everything the run wrote,
 #           into a fresh database, timed: run it after `sync` (BENCH_SCENARIOS=sync,rebuild). Not
 #           with `filter`, whose users are seeded past the log.
+# BENCH_BROKER=durable runs the broker as `make run` does (Nisshi's SQLite storage) instead of
+# its memory storage (the default, as the tests'); both serve fetches very differently from
+# Kafka (docs/benchmarks.md, "what the development broker costs a create").
 # BENCH_KEEP_LOGS=DIR keeps the services' and the broker's logs there.
+# After each create and flood phase the bench prints the consumers' batches (count and mean
+# size, from their /metrics).
 # BENCH_STATEMENTS=1 adds, for each wrk phase, Postgres's statements ranked by their time in it
 # (pg_stat_statements, which the server must preload: the bench says how when it does not).
 # BENCH_INSTANCES=N (default 1) runs N of each service (gateways on consecutive ports, the
@@ -54,11 +59,16 @@ export ROSTER__PROJECTOR__HEALTH_PORT=0 ROSTER__ROLE_MAPPER__HEALTH_PORT=0 ROSTE
 export ROSTER__TELEMETRY__FILTER=warn
 BIN=${CARGO_TARGET_DIR:-target}/release
 pids=()
+keep_logs="" # set when a phase had answers other than it expects: the logs are then kept
 
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   scripts/stack.sh broker-stop "$WORK/broker"
+  if [[ -z ${BENCH_KEEP_LOGS:-} && -n $keep_logs ]]; then
+    BENCH_KEEP_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/roster-bench-logs.XXXXXX")
+    echo "bench: some answers were not what the phase expects; the services' and the broker's logs are in $BENCH_KEEP_LOGS" >&2
+  fi
   if [[ -n ${BENCH_KEEP_LOGS:-} ]]; then
     mkdir -p "$BENCH_KEEP_LOGS" && cp "$WORK"/*.log "$WORK/broker/nisshi.log" "$BENCH_KEEP_LOGS"/ 2>/dev/null || true
   fi
@@ -86,7 +96,11 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
   echo "bench: something already listens on $KAFKA_PORT; the bench needs a fresh broker" >&2
   exit 1
 fi
-scripts/stack.sh broker-memory "$WORK/broker"
+if [[ ${BENCH_BROKER:-memory} == durable ]]; then
+  mkdir -p "$WORK/broker" && scripts/stack.sh broker-durable "$WORK/broker"
+else
+  scripts/stack.sh broker-memory "$WORK/broker"
+fi
 INSTANCES=${BENCH_INSTANCES:-1}
 projector_pids="" role_mapper_pids="" gateway_pids="" gateway_ports=""
 for ((i = 0; i < INSTANCES; i++)); do
@@ -115,9 +129,31 @@ TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/connection")
 # Warm up connections, the topic's partitions and the projector's assignment.
 wrk -t1 -c4 -d3s -s bench/create_users.lua "$url/Users" >/dev/null
 
+# The consumers' batches over a wrk phase, from their /metrics (roster_batch_size_events): how
+# many transactions each group made, and how many events each held on average.
+consumer_batches() { # pids (comma-separated): "count sum", added over the instances
+  local pid port
+  for pid in ${1//,/ }; do
+    port=$(ss -ltnpH | awk -v pid="pid=$pid," 'index($0, pid) {n = split($4, a, ":"); print a[n]; exit}')
+    [[ -z $port ]] || curl -fs "http://127.0.0.1:$port/metrics" || true
+  done | awk '/^roster_batch_size_events_count/ {c += $NF} /^roster_batch_size_events_sum/ {s += $NF}
+    END {printf "%d %d\n", c, s}'
+}
+batches_snapshot() {
+  echo "$(consumer_batches "$projector_pids") $(consumer_batches "$role_mapper_pids")" >"$WORK/batches-$1"
+}
+batches_report() { # label
+  local b a
+  read -ra b <"$WORK/batches-before"
+  read -ra a <"$WORK/batches-after"
+  awk -v label="$1" -v pc=$((a[0] - b[0])) -v ps=$((a[1] - b[1])) -v rc=$((a[2] - b[2])) -v rs=$((a[3] - b[3])) 'BEGIN {
+    printf "Batches, %s: the projector %d of %.1f events on average, the role-mapper %d of %.1f.\n",
+      label, pc, pc ? ps / pc : 0, rc, rc ? rs / rc : 0 }'
+}
 # CPU per request of each process over a wrk phase (scripts/cpu-per-request.sh): a snapshot
 # before, one after, and a table per phase in $WORK/cpu.
 cpu_snapshot() {
+  batches_snapshot "$1"
   scripts/cpu-per-request.sh snapshot gateway="$gateway_pids" projector="$projector_pids" \
     role-mapper="$role_mapper_pids" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
   if [[ $1 == before && ${BENCH_STATEMENTS:-} == 1 ]]; then statements_reset; fi
@@ -127,6 +163,7 @@ cpu_report() { # label, wrk output
   scripts/cpu-per-request.sh report "$WORK/cpu-before" "$WORK/cpu-after" \
     "$(awk '/requests in/ {print $1}' <<<"$2")" "$1" >>"$WORK/cpu"
   echo >>"$WORK/cpu"
+  if [[ $1 != GET* ]]; then batches_report "$1" >>"$WORK/cpu" && echo >>"$WORK/cpu"; fi
   if [[ ${BENCH_STATEMENTS:-} == 1 ]]; then statements_report "$1" >>"$WORK/cpu"; fi
 }
 # With BENCH_STATEMENTS=1: the statements of this database since the phase began, by their time
@@ -145,12 +182,18 @@ statements_report() { # label
 }
 : >"$WORK/cpu"
 
-summary() { # title, wrk output
+summary() { # title, wrk output (kept with the logs, as wrk-<title>.log)
   local reqs p50 p99 others
+  echo "$2" >"$WORK/wrk-${1//[^A-Za-z0-9]/_}.log"
   reqs=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$2")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$2")
   others=$(awk -F': ' '/wrong answers/ {print $2}' <<<"$2")
+  # The flood's 429s are expected; any other status is not.
+  if [[ ${others%% *} != 0 ]] && { [[ $1 != "flood: POST"* ]] ||
+    grep -o '× [0-9]*' <<<"$others" | grep -qv '× 429$'; }; then
+    keep_logs=1
+  fi
   printf '| %s | %s | %s | %s | %s |\n' "$1" "$reqs" "$p50" "$p99" "$others"
 }
 
@@ -231,6 +274,7 @@ if want flood; then
     "$BIN"/roster token issue --directory "$directory" >"$WORK/$who-connection" 2>/dev/null
   done
   seconds=${DURATION%s}
+  cpu_snapshot before
   TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/flood-connection") \
     wrk -t2 -c64 -d"$DURATION" --latency -s bench/create_users.lua \
     "$(sed -n 's/^Tenant URL: //p' "$WORK/flood-connection")/Users" >"$WORK/flood" &
@@ -241,6 +285,9 @@ if want flood; then
     "$(sed -n 's/^Tenant URL: //p' "$WORK/bystander-connection")/Users")
   wait "$flood_pid"
   flood=$(cat "$WORK/flood")
+  # Per request of both (the flood's 429s, if any, are cheap requests).
+  cpu_report "flood: POST /Users, 64 clients and the bystander" \
+    "$(($(awk '/requests in/ {print $1}' <<<"$flood") + $(awk '/requests in/ {print $1}' <<<"$bystander"))) requests in"
 fi
 
 if want create || want filter || want flood; then
@@ -259,7 +306,7 @@ if want create || want filter || want flood; then
     summary "flood: the bystander, POST /Users, 1 client, another tenant's directory" "$bystander"
   fi
 fi
-if want create || want filter; then
+if want create || want filter || want flood; then
   echo
   cat "$WORK/cpu"
 fi
