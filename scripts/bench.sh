@@ -142,12 +142,14 @@ consumer_batches() { # pids (comma-separated): "count sum", added over the insta
 batches_snapshot() {
   echo "$(consumer_batches "$projector_pids") $(consumer_batches "$role_mapper_pids")" >"$WORK/batches-$1"
 }
-batches_report() { # label
-  local b a
+batches_report() { # label; nothing when the consumers had nothing to do (the lookups)
+  local b a pc rc
   read -ra b <"$WORK/batches-before"
   read -ra a <"$WORK/batches-after"
-  awk -v label="$1" -v pc=$((a[0] - b[0])) -v ps=$((a[1] - b[1])) -v rc=$((a[2] - b[2])) -v rs=$((a[3] - b[3])) 'BEGIN {
-    printf "Batches, %s: the projector %d of %.1f events on average, the role-mapper %d of %.1f.\n",
+  pc=$((a[0] - b[0])) rc=$((a[2] - b[2]))
+  ((pc + rc > 0)) || return 0
+  awk -v label="$1" -v pc="$pc" -v ps=$((a[1] - b[1])) -v rc="$rc" -v rs=$((a[3] - b[3])) 'BEGIN {
+    printf "Batches, %s: the projector %d of %.1f events on average, the role-mapper %d of %.1f.\n\n",
       label, pc, pc ? ps / pc : 0, rc, rc ? rs / rc : 0 }'
 }
 # CPU per request of each process over a wrk phase (scripts/cpu-per-request.sh): a snapshot
@@ -158,12 +160,12 @@ cpu_snapshot() {
     role-mapper="$role_mapper_pids" nisshi="$(cat "$WORK/broker/nisshi.pid")" postgres=all >"$WORK/cpu-$1"
   if [[ $1 == before && ${BENCH_STATEMENTS:-} == 1 ]]; then statements_reset; fi
 }
-cpu_report() { # label, wrk output
+requests_of() { awk '/requests in/ {print $1}' <<<"$1"; } # wrk output
+cpu_report() { # label, requests served in the phase
   cpu_snapshot after
-  scripts/cpu-per-request.sh report "$WORK/cpu-before" "$WORK/cpu-after" \
-    "$(awk '/requests in/ {print $1}' <<<"$2")" "$1" >>"$WORK/cpu"
+  scripts/cpu-per-request.sh report "$WORK/cpu-before" "$WORK/cpu-after" "$2" "$1" >>"$WORK/cpu"
   echo >>"$WORK/cpu"
-  if [[ $1 != GET* ]]; then batches_report "$1" >>"$WORK/cpu" && echo >>"$WORK/cpu"; fi
+  batches_report "$1" >>"$WORK/cpu"
   if [[ ${BENCH_STATEMENTS:-} == 1 ]]; then statements_report "$1" >>"$WORK/cpu"; fi
 }
 # With BENCH_STATEMENTS=1: the statements of this database since the phase began, by their time
@@ -200,7 +202,7 @@ summary() { # title, wrk output (kept with the logs, as wrk-<title>.log)
 if want create; then
   cpu_snapshot before
   single=$(wrk -t1 -c1 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
-  cpu_report "POST /Users, 1 client" "$single"
+  cpu_report "POST /Users, 1 client" "$(requests_of "$single")"
   # Notification lag under that load: from the gateway accepting a create to its
   # user.provisioned arriving at a Kafka consumer (notification-lag listens a little longer).
   seconds=${DURATION%s}
@@ -210,7 +212,7 @@ if want create; then
   sleep 1
   cpu_snapshot before
   concurrent=$(wrk -t2 -c32 -d"$DURATION" --latency -s bench/create_users.lua "$url/Users")
-  cpu_report "POST /Users, 32 clients" "$concurrent"
+  cpu_report "POST /Users, 32 clients" "$(requests_of "$concurrent")"
   wait "$lag_pid" || echo "| notification lag | no notification arrived |" >"$WORK/lag"
   lag=$(cat "$WORK/lag")
 fi
@@ -233,7 +235,7 @@ if want filter; then
   filter=$(TOKEN=$(sed -n 's/^Secret Token: //p' "$WORK/lookup-connection") \
     wrk -t2 -c32 -d"$DURATION" --latency -s bench/filter_users.lua \
     "$(sed -n 's/^Tenant URL: //p' "$WORK/lookup-connection")/Users")
-  cpu_report "GET userName eq, 32 clients" "$filter"
+  cpu_report "GET userName eq, 32 clients" "$(requests_of "$filter")"
 fi
 
 # Entra's initial cycle into a directory of its own, created now (the other scenarios' users
@@ -287,7 +289,7 @@ if want flood; then
   flood=$(cat "$WORK/flood")
   # Per request of both (the flood's 429s, if any, are cheap requests).
   cpu_report "flood: POST /Users, 64 clients and the bystander" \
-    "$(($(awk '/requests in/ {print $1}' <<<"$flood") + $(awk '/requests in/ {print $1}' <<<"$bystander"))) requests in"
+    "$(($(requests_of "$flood") + $(requests_of "$bystander")))"
 fi
 
 if want create || want filter || want flood; then
