@@ -485,6 +485,76 @@ async fn a_notification_too_large_is_sent_truncated_and_the_sequence_has_no_gap(
     assert!(ours.iter().all(|n| encode_notification(n).len() < max));
 }
 
+/// Only one replica's relay publishes. A notification another replica appends (its reconciler's
+/// transaction, here the test's) is published when that transaction commits, woken by the
+/// append's `NOTIFY`, not at the relay's next poll (ten minutes here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_replicas_notification_is_published_without_waiting_for_the_poll() {
+    let mut app = TestApp::spawn_with(|s| s.role_mapper.relay_poll_ms = 600_000).await;
+    app.start_role_mapper().await;
+    // Append only once the relay listens: what comes before, it finds by looking once after
+    // its listener connects, which would pass this test without the NOTIFY.
+    let listening = || {
+        diesel::sql_query(
+            "SELECT 1 AS one FROM pg_stat_activity WHERE datname = current_database() \
+             AND query = 'LISTEN roster_outbox' AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut app.db.conn())
+        .unwrap()
+            > 0
+    };
+    eventually(Duration::from_secs(20), "the relay's listener", || async {
+        listening().then_some(())
+    })
+    .await;
+    // The look after the listener connected has been made, and found nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let relay = app.role_mapper.as_ref().unwrap().relay.clone();
+    assert_eq!(relay.published.load(Ordering::SeqCst), 0);
+
+    let directory = app.directory_id;
+    let notification = Notification {
+        id: Uuid::now_v7().to_string(),
+        directory_id: directory.to_string(),
+        tenant_id: app.tenant_id.to_string(),
+        sequence: 1,
+        occurred_at_micros: now_micros(),
+        cause_event_id: Uuid::now_v7().to_string(),
+        body: Some(Body::UserProvisioned(UserProvisioned {
+            user: Some(ProductUser {
+                id: Uuid::new_v4().to_string(),
+                user_name: "elsewhere".into(),
+                ..Default::default()
+            }),
+        })),
+        truncated: false,
+    };
+    let mut conn = app.db.conn();
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        let sequence = outbox::reserve(conn, directory, 1)?;
+        outbox::append(
+            conn,
+            &[outbox::NotificationRow {
+                directory_id: directory,
+                sequence,
+                id: Uuid::parse_str(&notification.id).unwrap(),
+                kind: "user.provisioned".into(),
+                subject_id: None,
+                cause_event_id: Uuid::now_v7(),
+                occurred_at: chrono::Utc::now(),
+                payload: encode_notification(&notification),
+            }],
+        )
+    })
+    .unwrap();
+    eventually(Duration::from_secs(10), "the other replica's notification published", || async {
+        (relay.published.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    let records = app.consume_notifications(1).await;
+    assert_eq!(records[0].notification.id, notification.id);
+}
+
 /// The relay publishes per directory: a directory whose notification the broker refuses is
 /// held back, alone, and a notification too large to publish is replaced by its bounded form,
 /// while another directory's notifications go on.

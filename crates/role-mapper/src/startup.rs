@@ -120,6 +120,12 @@ impl Application {
         let wake = Arc::new(Notify::new());
         // The relay stops with the process, or when the consumer fails.
         let relay_shutdown = Shutdown::new();
+        let listener = tokio::spawn(relay::listen_for_appends(
+            self.relay_options.database_url.clone(),
+            wake.clone(),
+            self.relay_options.retry_max,
+            relay_shutdown.clone(),
+        ));
         let relay = tokio::spawn(relay::run(
             self.producer,
             self.relay_options,
@@ -155,6 +161,9 @@ impl Application {
         relay_shutdown.trigger();
         if let Err(error) = relay.await {
             tracing::error!(%error, "the relay task failed");
+        }
+        if let Err(error) = listener.await {
+            tracing::error!(%error, "the relay's listener task failed");
         }
         server_handle.stop(true).await;
         let _ = serving.await;

@@ -10,6 +10,7 @@ pub mod directory_views;
 pub mod error;
 pub mod filter_sql;
 pub mod groups;
+pub mod listen;
 pub mod lookup;
 pub mod mapping_rules;
 pub mod migrations;

@@ -100,6 +100,12 @@ impl LookupConnector {
             .build()
             .unwrap_or_else(|_| unreachable!("deadpool refuses timeouts only without a runtime"))
     }
+
+    /// One connection outside any pool (a [`crate::listen::Listener`]'s). Its driver task runs
+    /// on the runtime of the caller.
+    pub async fn connect(&self) -> ConnectionResult<AsyncPgConnection> {
+        connect(self.target.clone()).await
+    }
 }
 
 async fn connect(target: Arc<Target>) -> ConnectionResult<AsyncPgConnection> {

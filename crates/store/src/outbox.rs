@@ -46,13 +46,22 @@ pub fn reserve(conn: &mut PgConnection, directory_id: Uuid, count: i64) -> Query
     Ok(last.last_sequence - count + 1)
 }
 
-/// Append notifications (their sequences reserved with [`reserve`]).
+/// The channel on which an append is announced, so that the relay of another replica (only one
+/// publishes) learns of it when it commits, not at its next poll.
+pub const APPENDED_CHANNEL: &str = "roster_outbox";
+
+/// Append notifications (their sequences reserved with [`reserve`]), and announce them on
+/// [`APPENDED_CHANNEL`]: Postgres delivers the `NOTIFY` when the transaction commits, once per
+/// transaction however many appends it made, and never if it rolls back.
 pub fn append(conn: &mut PgConnection, rows: &[NotificationRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     // Postgres takes at most 65,535 bind parameters per statement.
     for chunk in rows.chunks(4096) {
         diesel::insert_into(notifications::table).values(chunk).execute(conn)?;
     }
-    Ok(())
+    diesel::sql_query(format!("NOTIFY {APPENDED_CHANNEL}")).execute(conn).map(drop)
 }
 
 /// One notification waiting for the relay.
