@@ -2,29 +2,33 @@
 //! wakes the requests waiting for them.
 //!
 //! A request registers its event id *before* publishing, so the notification cannot arrive
-//! first. libpq's notification API is non-blocking, so the hub runs on its own thread and polls:
-//! every millisecond while requests wait, every 200 ms when idle (token revocations still need
-//! prompt handling then), and a request registering while the hub idles wakes it at once.
-//! After every (re)connection it looks up the outcomes of all waiting requests, so a
-//! notification sent while it was disconnected is never lost.
+//! first. The hub runs on its own thread, with a runtime of its own, and waits on an async
+//! connection ([`Listener`]): a notification is read as soon as Postgres sends it, with no
+//! polling. It used to be a blocking libpq connection looked at every millisecond while
+//! requests waited (docs/benchmarks.md). After every (re)connection it looks up the outcomes of
+//! all waiting requests, so a notification sent while it was disconnected is never lost.
 //!
 //! The same connection sends the wake-ups of parked consumers ([`OutcomeHub::wake_consumers`],
 //! `roster_store::wake`) after an event is acknowledged.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::pg::PgNotification;
 use roster_store::control::TOKENS_REVOKED_CHANNEL;
+use roster_store::listen::Listener;
+use roster_store::lookup::LookupConnector;
 use roster_store::outcomes::{self, OUTCOMES_CHANNEL, OutcomeRow};
-use tokio::sync::oneshot;
+use roster_store::{PoolOptions, StoreError};
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 use uuid::Uuid;
 
-const BUSY_POLL: Duration = Duration::from_millis(1);
-const IDLE_POLL: Duration = Duration::from_millis(200);
+/// How often the hub looks whether it should stop when nothing else wakes it.
+const IDLE_TICK: Duration = Duration::from_millis(200);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 /// At most one wake-up of the consumers this often: consumers stay awake long after one.
 const WAKE_EVERY: Duration = Duration::from_millis(10);
@@ -42,8 +46,8 @@ struct Inner {
     stop: AtomicBool,
     connected: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// The hub's thread, to wake it from its idle wait when a request registers.
-    waker: OnceLock<Thread>,
+    /// Wakes the hub's loop: a wake-up of the consumers is asked for, or the hub is stopping.
+    kick: Notify,
     /// An event was acknowledged since the last wake-up sent to the consumers.
     wake_consumers: AtomicBool,
 }
@@ -64,7 +68,7 @@ impl OutcomeHub {
                 stop: AtomicBool::new(false),
                 connected: AtomicBool::new(false),
                 thread: Mutex::new(None),
-                waker: OnceLock::new(),
+                kick: Notify::new(),
                 wake_consumers: AtomicBool::new(false),
             }),
         };
@@ -73,10 +77,7 @@ impl OutcomeHub {
             .name("outcome-hub".into())
             .spawn(move || worker.run(&database_url, &on_token_revoked));
         match handle {
-            Ok(handle) => {
-                let _ = hub.inner.waker.set(handle.thread().clone());
-                *lock(&hub.inner.thread) = Some(handle);
-            }
+            Ok(handle) => *lock(&hub.inner.thread) = Some(handle),
             Err(error) => tracing::error!(%error, "could not start the outcome hub thread"),
         }
         hub
@@ -90,34 +91,23 @@ impl OutcomeHub {
     /// Register interest in the outcome of `event_id`. Call before publishing the event.
     pub fn register(&self, event_id: Uuid) -> Waiter {
         let (sender, receiver) = oneshot::channel();
-        let was_idle = {
-            let mut waiters = lock(&self.inner.waiters);
-            waiters.insert(event_id, sender);
-            waiters.len() == 1
-        };
-        if was_idle && let Some(thread) = self.inner.waker.get() {
-            thread.unpark();
-        }
+        lock(&self.inner.waiters).insert(event_id, sender);
         Waiter { event_id, receiver: Some(receiver), hub: self.clone() }
     }
 
     /// Tell parked consumers that the log has a new event (`NOTIFY roster_changes`, sent by the
-    /// hub's thread on its own connection within a millisecond or so, at most one per
-    /// [`WAKE_EVERY`]). Call after the broker acknowledged the event.
+    /// hub's thread on its own connection at once, at most one per [`WAKE_EVERY`]). Call after
+    /// the broker acknowledged the event.
     pub fn wake_consumers(&self) {
-        if !self.inner.wake_consumers.swap(true, Ordering::SeqCst)
-            && let Some(thread) = self.inner.waker.get()
-        {
-            thread.unpark();
+        if !self.inner.wake_consumers.swap(true, Ordering::SeqCst) {
+            self.inner.kick.notify_one();
         }
     }
 
     /// Stop the thread and wait for it.
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.inner.waker.get() {
-            thread.unpark();
-        }
+        self.inner.kick.notify_one();
         if let Some(handle) = lock(&self.inner.thread).take() {
             let _ = handle.join();
         }
@@ -131,70 +121,87 @@ impl OutcomeHub {
     }
 
     fn run(&self, url: &str, on_token_revoked: &RevokedCallback) {
-        while !self.should_stop() {
-            match self.listen(url, on_token_revoked) {
-                Ok(()) => return,
-                Err(error) => {
-                    self.inner.connected.store(false, Ordering::SeqCst);
-                    tracing::warn!(%error, "outcome listener lost its connection; reconnecting");
-                    std::thread::sleep(RECONNECT_DELAY);
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                tracing::error!(%error, "the outcome hub could not start its runtime");
+                return;
+            }
+        };
+        let connector = match LookupConnector::new(url, PoolOptions::default()) {
+            Ok(connector) => connector,
+            Err(error) => {
+                tracing::error!(%error, "the outcome hub cannot connect");
+                return;
+            }
+        };
+        runtime.block_on(async {
+            while !self.should_stop() {
+                match self.listen(&connector, on_token_revoked).await {
+                    Ok(()) => return,
+                    Err(error) => {
+                        self.inner.connected.store(false, Ordering::SeqCst);
+                        tracing::warn!(%error, "outcome listener lost its connection; reconnecting");
+                        tokio::time::sleep(RECONNECT_DELAY).await;
+                    }
                 }
             }
-        }
+        });
     }
 
     /// Listen until stopped (Ok) or the connection fails (Err).
-    fn listen(&self, url: &str, on_token_revoked: &RevokedCallback) -> anyhow::Result<()> {
-        let mut conn = PgConnection::establish(url)?;
-        diesel::sql_query(format!("LISTEN {OUTCOMES_CHANNEL}")).execute(&mut conn)?;
-        diesel::sql_query(format!("LISTEN {TOKENS_REVOKED_CHANNEL}")).execute(&mut conn)?;
+    async fn listen(
+        &self,
+        connector: &LookupConnector,
+        on_token_revoked: &RevokedCallback,
+    ) -> Result<(), StoreError> {
+        let mut listener =
+            Listener::start(connector, &[OUTCOMES_CHANNEL, TOKENS_REVOKED_CHANNEL]).await?;
         self.inner.connected.store(true, Ordering::SeqCst);
         // Outcomes committed while we were not listening.
         let waiting: Vec<Uuid> = lock(&self.inner.waiters).keys().copied().collect();
-        self.deliver(&mut conn, &waiting)?;
+        self.deliver(&mut listener, &waiting).await?;
 
         let mut last_wake: Option<Instant> = None;
         while !self.should_stop() {
-            if self.inner.wake_consumers.load(Ordering::SeqCst)
-                && last_wake.is_none_or(|at| at.elapsed() >= WAKE_EVERY)
-            {
-                self.inner.wake_consumers.store(false, Ordering::SeqCst);
-                roster_store::wake::notify(&mut conn)?;
-                last_wake = Some(Instant::now());
+            let mut wake_at = Instant::now() + IDLE_TICK;
+            if self.inner.wake_consumers.load(Ordering::SeqCst) {
+                match last_wake.map(|at| at + WAKE_EVERY).filter(|at| *at > Instant::now()) {
+                    Some(due) => wake_at = due,
+                    None => {
+                        self.inner.wake_consumers.store(false, Ordering::SeqCst);
+                        roster_store::wake::notify_async(listener.connection()).await?;
+                        last_wake = Some(Instant::now());
+                    }
+                }
             }
             let mut ready = HashSet::new();
-            for notification in conn.notifications_iter() {
-                let notification = notification?;
-                if notification.channel == OUTCOMES_CHANNEL {
-                    ready.extend(
-                        notification.payload.split(',').filter_map(|id| Uuid::parse_str(id).ok()),
-                    );
-                } else if notification.channel == TOKENS_REVOKED_CHANNEL
-                    && let Ok(id) = Uuid::parse_str(&notification.payload)
-                {
-                    on_token_revoked(id);
+            tokio::select! {
+                notification = listener.next() => {
+                    take(notification?, &mut ready, on_token_revoked);
+                    // And whatever else has arrived with it.
+                    while let Some(notification) = listener.try_next() {
+                        take(notification?, &mut ready, on_token_revoked);
+                    }
                 }
+                () = self.inner.kick.notified() => {}
+                () = tokio::time::sleep_until(wake_at) => {}
             }
             let wanted: Vec<Uuid> = {
                 let waiters = lock(&self.inner.waiters);
                 ready.into_iter().filter(|id| waiters.contains_key(id)).collect()
             };
-            self.deliver(&mut conn, &wanted)?;
-            if lock(&self.inner.waiters).is_empty() {
-                std::thread::park_timeout(IDLE_POLL);
-            } else {
-                std::thread::sleep(BUSY_POLL);
-            }
+            self.deliver(&mut listener, &wanted).await?;
         }
         Ok(())
     }
 
     /// Load the outcomes of `ids` that exist and hand them to their waiters.
-    fn deliver(&self, conn: &mut PgConnection, ids: &[Uuid]) -> anyhow::Result<()> {
+    async fn deliver(&self, listener: &mut Listener, ids: &[Uuid]) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let rows = outcomes::find_many(conn, ids)?;
+        let rows = outcomes::find_many_async(listener.connection(), ids).await?;
         let mut waiters = lock(&self.inner.waiters);
         for row in rows {
             if let Some(sender) = waiters.remove(&row.event_id) {
@@ -203,6 +210,21 @@ impl OutcomeHub {
             }
         }
         Ok(())
+    }
+}
+
+/// Note a notification: the event ids of outcomes, or a revoked token.
+fn take(
+    notification: PgNotification,
+    ready: &mut HashSet<Uuid>,
+    on_token_revoked: &RevokedCallback,
+) {
+    if notification.channel == OUTCOMES_CHANNEL {
+        ready.extend(notification.payload.split(',').filter_map(|id| Uuid::parse_str(id).ok()));
+    } else if notification.channel == TOKENS_REVOKED_CHANNEL
+        && let Ok(id) = Uuid::parse_str(&notification.payload)
+    {
+        on_token_revoked(id);
     }
 }
 
@@ -242,9 +264,9 @@ mod tests {
         std::thread::sleep(RECONNECT_DELAY);
         assert!(held.upgrade().is_some(), "the running thread holds its callback");
         drop(hub);
-        let deadline = Instant::now() + RECONNECT_DELAY * 4;
+        let deadline = std::time::Instant::now() + RECONNECT_DELAY * 4;
         while held.upgrade().is_some() {
-            assert!(Instant::now() < deadline, "the hub's thread outlived every handle");
+            assert!(std::time::Instant::now() < deadline, "the hub's thread outlived every handle");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

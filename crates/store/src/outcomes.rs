@@ -72,6 +72,17 @@ pub fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Outco
         .load(conn)
 }
 
+/// [`find_many`] on an async connection (the gateway's outcome hub).
+pub async fn find_many_async(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<OutcomeRow>> {
+    let query = event_outcomes::table
+        .filter(event_outcomes::event_id.eq_any(ids))
+        .select(OutcomeRow::as_select());
+    diesel_async::RunQueryDsl::load(query, conn).await
+}
+
 /// `NOTIFY` the given event ids (through `pg_notify`, which takes bind parameters); delivered to listeners when the surrounding transaction commits.
 pub fn notify(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
     for chunk in ids.chunks(IDS_PER_NOTIFY) {

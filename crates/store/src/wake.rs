@@ -19,6 +19,12 @@ pub fn notify(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::sql_query(format!("NOTIFY {CHANGES_CHANNEL}")).execute(conn).map(drop)
 }
 
+/// [`notify`] on an async connection (the gateway's outcome hub).
+pub async fn notify_async(conn: &mut diesel_async::AsyncPgConnection) -> diesel::QueryResult<()> {
+    let query = diesel::sql_query(format!("NOTIFY {CHANGES_CHANNEL}"));
+    diesel_async::RunQueryDsl::execute(query, conn).await.map(drop)
+}
+
 /// Take every notification that arrived on this connection (without blocking); true if a
 /// wake-up was among them.
 pub fn drain(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
