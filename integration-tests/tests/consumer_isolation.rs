@@ -485,6 +485,49 @@ async fn a_notification_too_large_is_sent_truncated_and_the_sequence_has_no_gap(
     assert!(ours.iter().all(|n| encode_notification(n).len() < max));
 }
 
+/// A `user.provisioned` notification of `user`, first in its directory's sequence.
+fn provisioned(directory: Uuid, tenant: Uuid, user: ProductUser) -> Notification {
+    Notification {
+        id: Uuid::now_v7().to_string(),
+        directory_id: directory.to_string(),
+        tenant_id: tenant.to_string(),
+        sequence: 1,
+        occurred_at_micros: now_micros(),
+        cause_event_id: Uuid::now_v7().to_string(),
+        body: Some(Body::UserProvisioned(UserProvisioned { user: Some(user) })),
+        truncated: false,
+    }
+}
+
+/// Append `payload` to the outbox as a reconciler does (or one of an older version did): the
+/// directory's next sequence, in one transaction. The row's id is the notification's when the
+/// payload decodes.
+fn append_as_a_reconciler(app: &TestApp, directory: Uuid, payload: Vec<u8>) {
+    let id = roster_events::notification::decode_notification(&payload)
+        .ok()
+        .and_then(|n| Uuid::parse_str(&n.id).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    app.db
+        .conn()
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            let sequence = outbox::reserve(conn, directory, 1)?;
+            outbox::append(
+                conn,
+                &[outbox::NotificationRow {
+                    directory_id: directory,
+                    sequence,
+                    id,
+                    kind: "user.provisioned".into(),
+                    subject_id: None,
+                    cause_event_id: Uuid::now_v7(),
+                    occurred_at: chrono::Utc::now(),
+                    payload,
+                }],
+            )
+        })
+        .unwrap();
+}
+
 /// Only one replica's relay publishes. A notification another replica appends (its reconciler's
 /// transaction, here the test's) is published when that transaction commits, woken by the
 /// append's `NOTIFY`, not at the relay's next poll (ten minutes here).
@@ -512,41 +555,13 @@ async fn another_replicas_notification_is_published_without_waiting_for_the_poll
     let relay = app.role_mapper.as_ref().unwrap().relay.clone();
     assert_eq!(relay.published.load(Ordering::SeqCst), 0);
 
-    let directory = app.directory_id;
-    let notification = Notification {
-        id: Uuid::now_v7().to_string(),
-        directory_id: directory.to_string(),
-        tenant_id: app.tenant_id.to_string(),
-        sequence: 1,
-        occurred_at_micros: now_micros(),
-        cause_event_id: Uuid::now_v7().to_string(),
-        body: Some(Body::UserProvisioned(UserProvisioned {
-            user: Some(ProductUser {
-                id: Uuid::new_v4().to_string(),
-                user_name: "elsewhere".into(),
-                ..Default::default()
-            }),
-        })),
-        truncated: false,
+    let user = ProductUser {
+        id: Uuid::new_v4().to_string(),
+        user_name: "elsewhere".into(),
+        ..Default::default()
     };
-    let mut conn = app.db.conn();
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        let sequence = outbox::reserve(conn, directory, 1)?;
-        outbox::append(
-            conn,
-            &[outbox::NotificationRow {
-                directory_id: directory,
-                sequence,
-                id: Uuid::parse_str(&notification.id).unwrap(),
-                kind: "user.provisioned".into(),
-                subject_id: None,
-                cause_event_id: Uuid::now_v7(),
-                occurred_at: chrono::Utc::now(),
-                payload: encode_notification(&notification),
-            }],
-        )
-    })
-    .unwrap();
+    let notification = provisioned(app.directory_id, app.tenant_id, user);
+    append_as_a_reconciler(&app, app.directory_id, encode_notification(&notification));
     eventually(Duration::from_secs(10), "the other replica's notification published", || async {
         (relay.published.load(Ordering::SeqCst) == 1).then_some(())
     })
@@ -566,45 +581,15 @@ async fn a_directory_whose_notifications_fail_does_not_hold_back_another() {
     // Written to the outbox as an older version could have: too large for the producer, one
     // undecodable (it can only be held back), one a real notification (it can be bounded).
     let (held, bounded) = (Uuid::new_v4(), Uuid::new_v4());
-    let big = Notification {
-        id: Uuid::now_v7().to_string(),
-        directory_id: bounded.to_string(),
-        tenant_id: Uuid::new_v4().to_string(),
-        sequence: 1,
-        occurred_at_micros: now_micros(),
-        cause_event_id: Uuid::now_v7().to_string(),
-        body: Some(Body::UserProvisioned(UserProvisioned {
-            user: Some(ProductUser {
-                id: Uuid::new_v4().to_string(),
-                user_name: "huge".into(),
-                title: Some(random_text(1_500_000)),
-                ..Default::default()
-            }),
-        })),
-        truncated: false,
+    let user = ProductUser {
+        id: Uuid::new_v4().to_string(),
+        user_name: "huge".into(),
+        title: Some(random_text(1_500_000)),
+        ..Default::default()
     };
-    {
-        let mut conn = app.db.conn();
-        for (directory, payload) in
-            [(held, vec![0xff; 1_500_000]), (bounded, encode_notification(&big))]
-        {
-            let sequence = outbox::reserve(&mut conn, directory, 1).unwrap();
-            outbox::append(
-                &mut conn,
-                &[outbox::NotificationRow {
-                    directory_id: directory,
-                    sequence,
-                    id: Uuid::now_v7(),
-                    kind: "user.provisioned".into(),
-                    subject_id: None,
-                    cause_event_id: Uuid::now_v7(),
-                    occurred_at: chrono::Utc::now(),
-                    payload,
-                }],
-            )
-            .unwrap();
-        }
-    }
+    let big = provisioned(bounded, Uuid::new_v4(), user);
+    append_as_a_reconciler(&app, held, vec![0xff; 1_500_000]);
+    append_as_a_reconciler(&app, bounded, encode_notification(&big));
     // The bystander's notification, appended after them, reaches Kafka.
     app.assert_bystander_provisions(&bystander).await;
     let key = bystander.directory_id.to_string();
