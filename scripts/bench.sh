@@ -28,7 +28,8 @@
 # BENCH_STATEMENTS=1 adds, for each wrk phase, Postgres's statements ranked by their time in it
 # (pg_stat_statements, which the server must preload: the bench says how when it does not).
 # BENCH_INSTANCES=N (default 1) runs N of each service (gateways on consecutive ports, the
-# projectors and role-mappers sharing their consumer groups); wrk spreads its threads over the
+# projectors and role-mappers sharing their consumer groups), each gateway with its share of the
+# cores (nproc / N HTTP workers, as a pod's CPU limit gives); wrk spreads its threads over the
 # gateways (bench/spread.lua). The single-client phases and the initial sync use the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +103,17 @@ else
   scripts/stack.sh broker-memory "$WORK/broker"
 fi
 INSTANCES=${BENCH_INSTANCES:-1}
+if ((INSTANCES > 1)); then
+  # N instances share this machine's cores as N pods with CPU limits would: in Kubernetes a
+  # gateway's HTTP workers follow its cgroup quota (deploy/README.md, Capacity), so each gets
+  # nproc / N of them here, and one lookup connection per worker, as one instance has by
+  # default. With every gateway taking all the cores, two instances' lookups had p99 31–713 ms
+  # against 10–11 ms (docs/benchmarks.md). The environment can still set either.
+  per_instance=$(($(nproc) / INSTANCES > 0 ? $(nproc) / INSTANCES : 1))
+  export ROSTER__GATEWAY__WORKERS=${ROSTER__GATEWAY__WORKERS:-$per_instance}
+  export ROSTER__DATABASE__LOOKUP_POOL_SIZE=${ROSTER__DATABASE__LOOKUP_POOL_SIZE:-$ROSTER__GATEWAY__WORKERS}
+  echo "bench: $INSTANCES instances, each gateway with $ROSTER__GATEWAY__WORKERS HTTP workers and $ROSTER__DATABASE__LOOKUP_POOL_SIZE lookup connections" >&2
+fi
 projector_pids="" role_mapper_pids="" gateway_pids="" gateway_ports=""
 for ((i = 0; i < INSTANCES; i++)); do
   suffix=$([[ $i == 0 ]] || echo "-$((i + 1))")
