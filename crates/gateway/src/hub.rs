@@ -170,7 +170,7 @@ impl OutcomeHub {
                     Some(due) => wake_at = due,
                     None => {
                         self.inner.wake_consumers.store(false, Ordering::SeqCst);
-                        roster_store::wake::notify_async(listener.connection()).await?;
+                        roster_store::wake::notify(listener.connection()).await?;
                         last_wake = Some(Instant::now());
                     }
                 }

@@ -2,6 +2,8 @@
 //! answer the request that produced the event.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::AsSelect;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
@@ -65,11 +67,15 @@ pub fn insert_all(conn: &mut PgConnection, rows: &[OutcomeRow]) -> QueryResult<(
     Ok(())
 }
 
+/// The outcomes of these events, those that exist.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn of_events<'a>(ids: &'a [Uuid]) -> _ {
+    let select: AsSelect<OutcomeRow, Pg> = OutcomeRow::as_select();
+    event_outcomes::table.filter(event_outcomes::event_id.eq_any(ids)).select(select)
+}
+
 pub fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<OutcomeRow>> {
-    event_outcomes::table
-        .filter(event_outcomes::event_id.eq_any(ids))
-        .select(OutcomeRow::as_select())
-        .load(conn)
+    of_events(ids).load(conn)
 }
 
 /// [`find_many`] on an async connection (the gateway's outcome hub).
@@ -77,10 +83,7 @@ pub async fn find_many_async(
     conn: &mut diesel_async::AsyncPgConnection,
     ids: &[Uuid],
 ) -> QueryResult<Vec<OutcomeRow>> {
-    let query = event_outcomes::table
-        .filter(event_outcomes::event_id.eq_any(ids))
-        .select(OutcomeRow::as_select());
-    diesel_async::RunQueryDsl::load(query, conn).await
+    diesel_async::RunQueryDsl::load(of_events(ids), conn).await
 }
 
 /// `NOTIFY` the given event ids (through `pg_notify`, which takes bind parameters); delivered to listeners when the surrounding transaction commits.

@@ -14,13 +14,8 @@ pub fn listen(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::sql_query(format!("LISTEN {CHANGES_CHANNEL}")).execute(conn).map(drop)
 }
 
-/// Wake the listening consumers.
-pub fn notify(conn: &mut PgConnection) -> diesel::QueryResult<()> {
-    diesel::sql_query(format!("NOTIFY {CHANGES_CHANNEL}")).execute(conn).map(drop)
-}
-
-/// [`notify`] on an async connection (the gateway's outcome hub).
-pub async fn notify_async(conn: &mut diesel_async::AsyncPgConnection) -> diesel::QueryResult<()> {
+/// Wake the listening consumers (from the gateway's outcome hub, on its async connection).
+pub async fn notify(conn: &mut diesel_async::AsyncPgConnection) -> diesel::QueryResult<()> {
     let query = diesel::sql_query(format!("NOTIFY {CHANGES_CHANNEL}"));
     diesel_async::RunQueryDsl::execute(query, conn).await.map(drop)
 }
