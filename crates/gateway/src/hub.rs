@@ -251,6 +251,36 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn notification(channel: &str, payload: String) -> PgNotification {
+        PgNotification { process_id: 1, channel: channel.into(), payload }
+    }
+
+    /// Whatever a payload holds, only well-formed ids are taken, and nothing panics: control
+    /// characters and NUL, an empty payload, the largest payload Postgres sends, ids cut short.
+    #[test]
+    fn a_malformed_payload_yields_only_its_well_formed_ids() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let revoked = Arc::new(Mutex::new(Vec::new()));
+        let seen = revoked.clone();
+        let callback: RevokedCallback = Arc::new(move |id| lock(&seen).push(id));
+        let mut ready = HashSet::new();
+        for (channel, payload) in [
+            (OUTCOMES_CHANNEL, format!("{a},\0\u{1b}[2J,{},,{b}", &b.to_string()[..20])),
+            (OUTCOMES_CHANNEL, String::new()),
+            (OUTCOMES_CHANNEL, ",".repeat(7999)),
+            (OUTCOMES_CHANNEL, "x".repeat(7999)),
+            (TOKENS_REVOKED_CHANNEL, format!("{a}\0")),
+            (TOKENS_REVOKED_CHANNEL, "\u{7f}".repeat(4000)),
+            ("another_channel", b.to_string()),
+        ] {
+            take(notification(channel, payload), &mut ready, &callback);
+        }
+        assert_eq!(ready, HashSet::from([a, b]));
+        assert!(lock(&revoked).is_empty(), "no malformed token id is revoked");
+        take(notification(TOKENS_REVOKED_CHANNEL, b.to_string()), &mut ready, &callback);
+        assert_eq!(*lock(&revoked), vec![b]);
+    }
+
     /// A hub dropped without `stop` (its gateway's runtime went away) ends its thread, and with
     /// it what the revocation callback holds (the verifiers and their pools), instead of
     /// reconnecting forever.
